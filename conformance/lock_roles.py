@@ -1,0 +1,50 @@
+"""What a lock client does on its own, in a child process or a thread (see workers.py).
+
+Times are ``time.monotonic()``: on Linux one clock for every process on the
+machine, so intervals recorded by different processes can be compared.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def contend(client: Any, chan: Connection, name: str, ttl: float, seed: int) -> None:
+    """Acquire, hold briefly, release, until told to stop; send the hold intervals.
+
+    Each record is (call_start, held_from, held_until): the grant certainly
+    covered [held_from, held_until], because held_from is read after acquire
+    returned and held_until before release is called.
+    """
+    rnd = random.Random(seed)
+    chan.send(("ready",))
+    _, stop_at = chan.recv()
+    records: list[tuple[float, float, float]] = []
+    while time.monotonic() < stop_at:
+        call_start = time.monotonic()
+        handle = client.acquire(name, ttl, 0.2)
+        if handle is None:
+            continue
+        held_from = time.monotonic()
+        time.sleep(rnd.uniform(0.001, 0.008))
+        held_until = time.monotonic()
+        client.release(handle)
+        records.append((call_start, held_from, held_until))
+    chan.send(("done", records))
+
+
+def hold(client: Any, chan: Connection, name: str, ttl: float, fencing: bool) -> None:
+    """Acquire once and report; then answer commands until told to exit (never release)."""
+    call_start = time.monotonic()
+    handle = client.acquire(name, ttl, 5.0)
+    token = client.token(handle) if (fencing and handle is not None) else None
+    chan.send(("held", handle is not None, call_start, token))
+    while True:
+        cmd = chan.recv()
+        if cmd[0] == "token":
+            chan.send(("token", token))
+        elif cmd[0] == "exit":
+            return

@@ -1,0 +1,132 @@
+"""What an adapter receives and returns.
+
+An adapter is a factory ``module:callable``. The suite calls it with a
+:class:`Context` and gets back an :class:`Implementation`: a way to make
+independent clients, plus the capabilities the implementation declares.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Clock",
+    "Context",
+    "FakeClock",
+    "Implementation",
+    "RealClock",
+]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The time source an implementation may accept (capability ``injectable-clock``)."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic scale."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """Wall time: ``time.monotonic`` and ``time.sleep``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+    def __repr__(self) -> str:
+        return "RealClock()"
+
+
+class FakeClock:
+    """A clock that moves only when told to; ``sleep`` advances it at once."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go back: advance({seconds})")
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+
+    def __repr__(self) -> str:
+        return f"FakeClock(now={self._now})"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything an adapter may use to build its implementation.
+
+    ``namespace`` is unique to one test: every key, table or name the
+    implementation creates must start with it, so that the suite can remove
+    exactly what the test made and nothing else.
+    """
+
+    namespace: str
+    redis_url: str | None = None
+    mysql_url: str | None = None
+    clock: Clock = field(default_factory=RealClock)
+    #: Extra backend URLs a test provides (for example several Redis masters).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The part of the context that crosses into a child process."""
+        return {
+            "namespace": self.namespace,
+            "redis_url": self.redis_url,
+            "mysql_url": self.mysql_url,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Context:
+        return cls(
+            namespace=data["namespace"],
+            redis_url=data.get("redis_url"),
+            mysql_url=data.get("mysql_url"),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """An implementation under test, as an adapter returns it.
+
+    ``client`` makes a new, independent client each call (its own connection
+    for a server-backed implementation). ``capabilities`` are the optional
+    abilities it declares (``fencing``, ``extend``, ``distributed``,
+    ``injectable-clock`` ...); clauses that need an undeclared one are
+    reported not applicable. ``needs`` names the backends it requires
+    (``"redis"``, ``"mysql"``), so that a run without them skips it with a
+    reason. ``package`` is the distribution whose version the report shows.
+    """
+
+    client: Callable[[], Any]
+    capabilities: frozenset[str] = frozenset()
+    needs: frozenset[str] = frozenset()
+    package: str | None = None
+    close: Callable[[], None] | None = None
+    #: A one-line description shown in reports.
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of names, store frozensets.
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        object.__setattr__(self, "needs", frozenset(self.needs))

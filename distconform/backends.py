@@ -1,0 +1,436 @@
+"""Where the servers come from, and how the suite cleans up after itself.
+
+Order for each backend (Redis, MySQL/MariaDB):
+
+1. a URL given by option or environment (``DISTCONFORM_REDIS_URL``,
+   ``DISTCONFORM_MYSQL_URL``); it must answer, or the run stops with one line;
+2. a testcontainers container, when a Docker engine answers;
+3. a private server started from the binaries on PATH (``redis-server``;
+   ``mariadb-install-db`` then ``mariadbd``) on a free port in a temporary
+   directory, run by mirakuru, which stops it at exit even after Ctrl-C;
+4. nothing: tests that need it skip with a one-line reason.
+
+The suite never flushes or drops what it did not create: every test works
+under a unique namespace and :func:`cleanup_namespace` removes exactly the keys
+and tables that start with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from distconform.errors import BackendUnavailable
+
+__all__ = [
+    "Backends",
+    "PrivateMariaDB",
+    "PrivateRedis",
+    "cleanup_namespace",
+    "mysql_connect",
+    "parse_mysql_url",
+    "resolve",
+]
+
+#: Seconds for connecting to a server and for any one command on it.
+SERVER_TIMEOUT = 5.0
+ENV_REDIS = "DISTCONFORM_REDIS_URL"
+ENV_MYSQL = "DISTCONFORM_MYSQL_URL"
+ENV_MASTERS = "DISTCONFORM_REDIS_MASTERS"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def parse_mysql_url(url: str) -> dict[str, Any]:
+    """``mysql://user:pass@host:port/db`` -> PyMySQL connect() arguments."""
+    u = urlparse(url)
+    if u.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
+        raise BackendUnavailable(
+            f"MySQL URL {url!r} must look like mysql://user:password@host:3306/database"
+        )
+    return {
+        "host": u.hostname or "127.0.0.1",
+        "port": u.port or 3306,
+        "user": unquote(u.username or "root"),
+        "password": unquote(u.password or ""),
+        "database": (u.path or "/test").lstrip("/") or "test",
+    }
+
+
+def mysql_connect(url: str, **kw: Any) -> Any:
+    """A PyMySQL connection with timeouts on connect, read and write."""
+    import pymysql
+
+    args = parse_mysql_url(url)
+    args.update(
+        connect_timeout=SERVER_TIMEOUT,
+        read_timeout=kw.pop("read_timeout", SERVER_TIMEOUT),
+        write_timeout=SERVER_TIMEOUT,
+        autocommit=True,
+    )
+    args.update(kw)
+    return pymysql.connect(**args)
+
+
+def redis_client(url: str, **kw: Any) -> Any:
+    import redis
+
+    kw.setdefault("socket_timeout", SERVER_TIMEOUT)
+    kw.setdefault("socket_connect_timeout", SERVER_TIMEOUT)
+    return redis.Redis.from_url(url, **kw)
+
+
+def check_redis(url: str) -> str:
+    """Ping the server; return its version, or raise a one-line error."""
+    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+        raise BackendUnavailable(
+            f"Redis URL {url!r} must start with redis://, rediss:// or unix://"
+        )
+    try:
+        r = redis_client(url)
+        try:
+            r.ping()
+            return str(r.info("server").get("redis_version", "?"))
+        finally:
+            r.close()
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"cannot reach Redis at {url} ({type(exc).__name__}: {exc}); start it or pass "
+            f"a reachable URL with --redis-url / {ENV_REDIS}"
+        ) from None
+
+
+def check_mysql(url: str) -> str:
+    parse_mysql_url(url)
+    try:
+        conn = mysql_connect(url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT VERSION()")
+                return str(cur.fetchone()[0])
+        finally:
+            conn.close()
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"cannot reach MySQL at {url} ({type(exc).__name__}: {exc}); start it or pass "
+            f"a reachable URL with --mysql-url / {ENV_MYSQL}"
+        ) from None
+
+
+# ------------------------------------------------------------------ private servers
+
+
+class _PrivateServer:
+    """A server process of our own that a fault test may kill, pause and restart."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"distconform-{self.name}-")
+        self._executor: Any = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> _PrivateServer:
+        from mirakuru import TCPExecutor
+
+        self._executor = TCPExecutor(
+            self.command(), host="127.0.0.1", port=self.port, timeout=30, shell=False
+        )
+        self._executor.start()
+        return self
+
+    @property
+    def pid(self) -> int:
+        return int(self._executor.process.pid)
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to save anything."""
+        if self._executor is not None and self._executor.running():
+            self.resume()  # a stopped process must be able to die
+            self._executor.kill(wait=True, sig=signal.SIGKILL)
+
+    def pause(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            with contextlib.suppress(Exception):
+                self.resume()
+                self._executor.stop()
+            self._executor = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> _PrivateServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PrivateRedis(_PrivateServer):
+    """``redis-server`` on a free port; ``persist`` keeps an fsync-always AOF."""
+
+    name = "redis"
+
+    def __init__(self, persist: bool = False, args: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.persist = persist
+        self.args = args
+
+    def command(self) -> list[str]:
+        cmd = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+            "--save", "", "--daemonize", "no", "--logfile", os.path.join(self.dir, "log"),
+        ]  # fmt: skip
+        if self.persist:
+            cmd += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            cmd += ["--appendonly", "no"]
+        return cmd + list(self.args)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+
+class PrivateMariaDB(_PrivateServer):
+    """``mariadbd`` on a free port over a data directory made by ``mariadb-install-db``."""
+
+    name = "mariadb"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.datadir = os.path.join(self.dir, "data")
+        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        if install is None:
+            raise BackendUnavailable("mariadb-install-db is not on PATH")
+        subprocess.run(
+            [install, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def command(self) -> list[str]:
+        return [
+            shutil.which("mariadbd") or "mariadbd", "--no-defaults",
+            f"--datadir={self.datadir}", "--user=root", f"--port={self.port}",
+            "--bind-address=127.0.0.1", f"--socket={self.dir}/sock", "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M", f"--log-error={self.dir}/err.log",
+        ]  # fmt: skip
+
+    def start(self) -> PrivateMariaDB:
+        super().start()
+        # The port opens before the server takes queries; wait until one works.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = mysql_connect(f"mysql://root@127.0.0.1:{self.port}/mysql")
+                with conn.cursor() as cur:
+                    cur.execute("CREATE DATABASE IF NOT EXISTS test")
+                conn.close()
+                return self
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/test"
+
+    @staticmethod
+    def available() -> bool:
+        return bool(
+            shutil.which("mariadbd")
+            and (shutil.which("mariadb-install-db") or shutil.which("mysql_install_db"))
+        )
+
+
+# ------------------------------------------------------------------- containers
+
+
+def _docker_answers() -> bool:
+    """True when a Docker engine answers within a few seconds."""
+    if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _container(kind: str) -> tuple[Any, str]:
+    if kind == "redis":
+        from testcontainers.redis import RedisContainer
+
+        c: Any = RedisContainer("redis:7.0").start()
+        return c, f"redis://{c.get_container_host_ip()}:{c.get_exposed_port(6379)}/0"
+    from testcontainers.mysql import MySqlContainer
+
+    m: Any = MySqlContainer("mariadb:10.11", dialect="pymysql").start()
+    url = m.get_connection_url().replace("mysql+pymysql://", "mysql://")
+    return m, url
+
+
+# ------------------------------------------------------------------- resolution
+
+
+@dataclass
+class Backends:
+    """The servers of one run: URLs, versions, why one is missing, what to stop."""
+
+    redis_url: str | None = None
+    mysql_url: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    _owned: list[Any] = field(default_factory=list)
+    _masters: list[str] = field(default_factory=list)
+
+    def url(self, kind: str) -> str | None:
+        return self.redis_url if kind == "redis" else self.mysql_url
+
+    def redis_masters(self, n: int = 3) -> list[str]:
+        """URLs of ``n`` independent private Redis servers (for Redlock), started once.
+
+        ``DISTCONFORM_REDIS_MASTERS`` (comma-separated URLs) takes precedence.
+        """
+        given = os.environ.get(ENV_MASTERS)
+        if given:
+            urls = [u.strip() for u in given.split(",") if u.strip()]
+            if len(urls) < n:
+                raise BackendUnavailable(f"{ENV_MASTERS} names {len(urls)} servers, {n} needed")
+            for u in urls:
+                check_redis(u)
+            return urls[:n]
+        while len(self._masters) < n:
+            if not PrivateRedis.available():
+                raise BackendUnavailable(
+                    f"{n} Redis masters needed: put redis-server on PATH or set {ENV_MASTERS}"
+                )
+            server = PrivateRedis()
+            self._owned.append(server)
+            server.start()
+            self._masters.append(server.url)
+        return self._masters[:n]
+
+    def close(self) -> None:
+        for thing in reversed(self._owned):
+            with contextlib.suppress(Exception):
+                thing.stop()
+        self._owned.clear()
+
+
+def resolve(
+    redis_url: str | None = None,
+    mysql_url: str | None = None,
+    private: bool = True,
+) -> Backends:
+    """Find or start every backend; raise :class:`BackendUnavailable` for a bad URL."""
+    b = Backends()
+    given = {
+        "redis": redis_url or os.environ.get(ENV_REDIS) or None,
+        "mysql": mysql_url or os.environ.get(ENV_MYSQL) or None,
+    }
+    checks = {"redis": check_redis, "mysql": check_mysql}
+    docker = None
+    for kind in ("redis", "mysql"):
+        url = given[kind]
+        origin = "given"
+        if url is None and private:
+            if docker is None:
+                docker = _docker_answers()
+            try:
+                if docker:
+                    container, url = _container(kind)
+                    b._owned.append(container)
+                    origin = "testcontainers"
+                else:
+                    server: _PrivateServer | None = None
+                    if kind == "redis" and PrivateRedis.available():
+                        server = PrivateRedis()
+                    elif kind == "mysql" and PrivateMariaDB.available():
+                        server = PrivateMariaDB()
+                    if server is not None:
+                        b._owned.append(server)
+                        server.start()
+                        url = server.url  # type: ignore[attr-defined]
+                        origin = "private"
+            except Exception as exc:
+                b.missing[kind] = f"could not start a {kind} server: {type(exc).__name__}: {exc}"
+                continue
+        if url is None:
+            b.missing[kind] = (
+                f"no {kind} server: pass --{kind}-url or set "
+                f"{ENV_REDIS if kind == 'redis' else ENV_MYSQL}"
+            )
+            continue
+        b.versions[kind] = checks[kind](url)
+        b.origin[kind] = origin
+        setattr(b, f"{kind}_url", url)
+    return b
+
+
+# --------------------------------------------------------------------- cleanup
+
+
+def cleanup_namespace(namespace: str, redis_url: str | None, mysql_url: str | None) -> None:
+    """Remove the keys and tables whose names start with ``namespace``: only those."""
+    if not namespace or len(namespace) < 8:
+        raise ValueError(f"refusing to clean up a short namespace {namespace!r}")
+    if redis_url:
+        with contextlib.suppress(Exception):
+            r = redis_client(redis_url)
+            try:
+                batch = list(r.scan_iter(match=f"{namespace}*", count=500))
+                for i in range(0, len(batch), 500):
+                    r.delete(*batch[i : i + 500])
+            finally:
+                r.close()
+    if mysql_url:
+        with contextlib.suppress(Exception):
+            conn = mysql_connect(mysql_url)
+            try:
+                with conn.cursor() as cur:
+                    like = namespace.replace("_", "\\_") + "%"
+                    cur.execute("SHOW TABLES LIKE %s", (like,))
+                    for (table,) in cur.fetchall():
+                        if table.startswith(namespace):
+                            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
+            finally:
+                conn.close()

@@ -1,0 +1,205 @@
+"""``distconform``: verify implementations, render reports, check the suite itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from distconform import backends as _backends
+from distconform import mechanisms
+from distconform.adapters import Adapter, registered, resolve, validate_client
+from distconform.errors import UsageError
+
+__all__ = ["main"]
+
+#: Per-test limit handed to pytest-timeout: a backstop behind the per-call limits.
+TEST_TIMEOUT = 300
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="distconform", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("verify", help="run a mechanism's conformance tests and print clause tables")
+    v.add_argument("mechanism", nargs="?", help="lock, ... (none: every mechanism's references)")
+    v.add_argument(
+        "impls",
+        nargs="*",
+        metavar="IMPL",
+        help="registered name or MODULE:FACTORY (none: the references)",
+    )
+    v.add_argument("--redis-url", help=f"Redis URL (or ${_backends.ENV_REDIS})")
+    v.add_argument("--mysql-url", help=f"MySQL URL (or ${_backends.ENV_MYSQL})")
+    v.add_argument(
+        "--require-backends",
+        action="store_true",
+        help="fail instead of leaving out implementations whose server is missing",
+    )
+    v.add_argument("--report-dir", default=".distconform", help="where report.json/.md go")
+    v.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+
+    r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
+    r.add_argument("input", nargs="?", default=".distconform/report.json")
+    r.add_argument("--out", default=None, help="output folder (default: beside the input)")
+
+    c = sub.add_parser("check", help="lint the suite: clauses tested, cited clauses exist")
+    c.add_argument("--root", default=".", help="repository root with properties/ and faults/")
+
+    ls = sub.add_parser("list", help="registered implementations")
+    ls.add_argument("mechanism", nargs="?")
+    return p  # fmt: skip
+
+
+def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) -> str | None:
+    """Build the implementation once and check its client; return a reason to leave it out."""
+    from distconform.guard import DEFAULT_CALL_TIMEOUT, call_with_timeout
+    from distconform.plugin import make_context
+
+    ctx = make_context(b)
+    try:
+        impl = call_with_timeout(
+            lambda: adapter.build(ctx), DEFAULT_CALL_TIMEOUT, f"{adapter.name}: factory"
+        )
+        missing = [n for n in sorted(impl.needs) if b.url(n) is None]
+        if missing:
+            return "; ".join(b.missing.get(n, f"no {n} server") for n in missing)
+        client = call_with_timeout(impl.client, DEFAULT_CALL_TIMEOUT, f"{adapter.name}: client")
+        validate_client(mech, adapter, impl, client)
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+        if impl.close is not None:
+            impl.close()
+        return None
+    except UsageError:
+        raise
+    except Exception as exc:
+        raise UsageError(
+            f"implementation {adapter.name!r} failed to start: {type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        _backends.cleanup_namespace(ctx.namespace, ctx.redis_url, ctx.mysql_url)
+
+
+def verify(args: argparse.Namespace) -> int:
+    import pytest
+
+    from distconform import report
+
+    if args.impls and not args.mechanism:
+        raise UsageError("name the mechanism before the implementations: verify lock IMPL ...")
+    mechs = (
+        [mechanisms.get(args.mechanism)] if args.mechanism else list(mechanisms.MECHANISMS.values())
+    )
+    chosen: list[tuple[mechanisms.Mechanism, Adapter]] = []
+    for mech in mechs:
+        names = args.impls or list(mech.references)
+        chosen += [(mech, resolve(mech, n)) for n in names]
+    b = _backends.resolve(args.redis_url, args.mysql_url)
+    try:
+        selected: list[tuple[mechanisms.Mechanism, Adapter]] = []
+        for mech, adapter in chosen:
+            reason = _probe(mech, adapter, b)
+            if reason is None:
+                selected.append((mech, adapter))
+            elif args.impls or args.require_backends:
+                raise UsageError(f"{adapter.name} cannot run: {reason}")
+            else:
+                print(f"distconform: leaving out {adapter.name}: {reason}", file=sys.stderr)
+        if not selected:
+            raise UsageError("no implementation can run here: start Redis/MySQL or pass URLs")
+        # The run's pytest uses the servers found here instead of starting its own.
+        if b.redis_url:
+            os.environ[_backends.ENV_REDIS] = b.redis_url
+        if b.mysql_url:
+            os.environ[_backends.ENV_MYSQL] = b.mysql_url
+        report_dir = Path(args.report_dir).resolve()
+        stale = report_dir / "report.json"
+        if stale.exists():
+            stale.unlink()
+        pytest_args = [str(m.conformance_path) for m in dict.fromkeys(m for m, _ in selected)]
+        for mech, adapter in selected:
+            pytest_args += ["--impl", f"{mech.name}={adapter.name}"]
+        pytest_args += [
+            "-q", "--tb=no", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "--dc-report-dir", str(report_dir), "-o", f"timeout={TEST_TIMEOUT}",
+            "-W", "ignore::DeprecationWarning",
+        ]  # fmt: skip
+        if args.require_backends:
+            pytest_args.append("--require-backends")
+        if args.keyword:
+            pytest_args += ["-k", args.keyword]
+        code = pytest.main(pytest_args)
+        if not stale.exists():
+            print(f"distconform: the run wrote no report (pytest exit {code})", file=sys.stderr)
+            return 1
+        data = json.loads(stale.read_text())
+        print()
+        print(report.clause_table(data))
+        print(f"report: {stale}  (render: distconform report {stale})")
+        bad = [
+            r for r in data["results"]
+            if r["level"] == "MUST" and r["outcome"] not in ("pass", "n/a")
+        ]  # fmt: skip
+        return 1 if bad or code not in (0, 1) else 0
+    finally:
+        b.close()
+
+
+def _report(args: argparse.Namespace) -> int:
+    from distconform import html
+
+    path = Path(args.input)
+    if not path.exists():
+        raise UsageError(f"no report at {path}: run `distconform verify` first, or name the file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not a distconform report ({exc})") from None
+    out = Path(args.out) if args.out else path.parent
+    written = html.render_all(data, out)
+    for p in written:
+        print(p)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    mechs = [mechanisms.get(args.mechanism)] if args.mechanism else mechanisms.MECHANISMS.values()
+    for mech in mechs:
+        for name, spec in sorted(registered(mech.name).items()):
+            ref = " (reference)" if name in mech.references else ""
+            print(f"{mech.name}\t{name}\t{spec}{ref}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args: Any = _parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            return verify(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "check":
+            from distconform import check
+
+            problems = check.run(Path(args.root))
+            for line in problems:
+                print(line, file=sys.stderr)
+            print(f"distconform check: {len(problems)} problem(s)")
+            return 1 if problems else 0
+        return _list(args)
+    except UsageError as exc:
+        print(f"distconform: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("distconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""The pytest plugin: options, the ``impl`` fixture, clause outcomes and reports.
+
+Loaded through the ``pytest11`` entry point, so that ``--impl`` works with
+``pytest --pyargs distconform.conformance`` as well as from a clone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from distconform import backends as _backends
+from distconform import clauses as _clauses
+from distconform import mechanisms
+from distconform.adapters import Adapter, resolve, validate_client
+from distconform.api import Clock, Context, Implementation, RealClock
+from distconform.errors import UsageError
+from distconform.guard import DEFAULT_CALL_TIMEOUT, Guarded, call_with_timeout
+
+GROUP = "distconform"
+OPT_IMPL = "--impl"
+OPT_REDIS = "--redis-url"
+OPT_MYSQL = "--mysql-url"
+OPT_REQUIRE = "--require-backends"
+OPT_TIMEOUT = "--call-timeout"
+OPT_REPORT = "--dc-report-dir"
+NOT_APPLICABLE = "not applicable"
+
+_BACKENDS_KEY = pytest.StashKey["_backends.Backends"]()
+_ADAPTERS_KEY = pytest.StashKey[dict[str, list[Adapter]]]()
+_RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+_IMPLS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup(GROUP, "distconform conformance suite")
+    g.addoption(
+        OPT_IMPL, action="append", default=[], metavar="MECH=IMPL",
+        help="implementation under test: a registered name or MODULE:FACTORY (repeatable); "
+        "default: the reference implementations",
+    )  # fmt: skip
+    g.addoption(OPT_REDIS, default=None, help=f"Redis URL (or ${_backends.ENV_REDIS})")
+    g.addoption(OPT_MYSQL, default=None, help=f"MySQL URL (or ${_backends.ENV_MYSQL})")
+    g.addoption(
+        OPT_REQUIRE, action="store_true", default=False,
+        help="fail, instead of skip, tests whose backend is missing",
+    )  # fmt: skip
+    g.addoption(
+        OPT_TIMEOUT, type=float, default=DEFAULT_CALL_TIMEOUT,
+        help="seconds one call into an implementation may take beyond its own waits",
+    )  # fmt: skip
+    g.addoption(
+        OPT_REPORT, default=".distconform",
+        help="folder for report.json and report.md (default .distconform)",
+    )  # fmt: skip
+
+
+def _register_hypothesis_profiles() -> None:
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # pragma: no cover - hypothesis is a dependency
+        return
+    settings.register_profile("dev", max_examples=30, deadline=None)
+    settings.register_profile(
+        "ci",
+        settings.get_profile("ci"),
+        derandomize=True,
+        deadline=None,
+        max_examples=150,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    profile = os.environ.get("DISTCONFORM_HYPOTHESIS_PROFILE") or (
+        "ci" if os.environ.get("CI") else "dev"
+    )
+    settings.load_profile(profile)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clause(*ids): the spec clauses this test checks")
+    config.stash[_RESULTS_KEY] = []
+    config.stash[_IMPLS_KEY] = {}
+    _register_hypothesis_profiles()
+    selected: dict[str, list[Adapter]] = {}
+    try:
+        for text in config.getoption(OPT_IMPL) or []:
+            mech_name, sep, impl = text.partition("=")
+            if not sep or not impl:
+                raise UsageError(f"{OPT_IMPL} {text!r}: write MECHANISM=IMPL, e.g. lock=redis-py")
+            mech = mechanisms.get(mech_name)
+            selected.setdefault(mech.name, []).append(resolve(mech, impl))
+        explicit = bool(selected)
+        for name, mech in mechanisms.MECHANISMS.items():
+            if name not in selected and not explicit:
+                selected[name] = [resolve(mech, r) for r in mech.references]
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_ADAPTERS_KEY] = selected
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "impl" not in metafunc.fixturenames:
+        return
+    mech = getattr(metafunc.module, "MECHANISM", None)
+    if mech is None:
+        raise UsageError(f"{metafunc.module.__name__} uses `impl` but sets no MECHANISM")
+    adapters = metafunc.config.stash[_ADAPTERS_KEY].get(mech, [])
+    metafunc.parametrize("impl", adapters, ids=[a.name for a in adapters], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def dc_backends(pytestconfig: pytest.Config) -> Iterator[_backends.Backends]:
+    """The run's servers, found or started once."""
+    try:
+        b = _backends.resolve(pytestconfig.getoption(OPT_REDIS), pytestconfig.getoption(OPT_MYSQL))
+    except UsageError as exc:
+        pytest.exit(str(exc), returncode=2)
+    pytestconfig.stash[_BACKENDS_KEY] = b
+    yield b
+    b.close()
+
+
+def new_namespace() -> str:
+    """A key/table prefix no one else uses: ``dc_`` and 12 random hex digits."""
+    return f"dc_{uuid.uuid4().hex[:12]}_"
+
+
+@dataclass
+class Subject:
+    """One implementation under test, inside one test."""
+
+    adapter: Adapter
+    impl: Implementation
+    ctx: Context
+    mechanism: mechanisms.Mechanism
+    call_timeout: float
+    _clients: list[Guarded] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.adapter.name
+
+    def has(self, capability: str) -> bool:
+        return capability in self.impl.capabilities
+
+    def client(self, label: str | None = None) -> Any:
+        """A new client, checked against the protocol, every call time-limited."""
+        what = f"{self.name}: new client"
+        raw = call_with_timeout(self.impl.client, self.call_timeout, what)
+        validate_client(self.mechanism, self.adapter, self.impl, raw)
+        g = Guarded(raw, label or f"{self.name}", self.call_timeout, extra=_wait_budget)
+        self._clients.append(g)
+        return g
+
+    def close(self) -> None:
+        for g in self._clients:
+            close = getattr(g.unwrapped, "close", None)
+            if callable(close):
+                try:
+                    g.close()
+                except Exception:
+                    pass
+            g.shutdown()
+        if self.impl.close is not None:
+            call_with_timeout(self.impl.close, self.call_timeout, f"{self.name}: close")
+
+
+def _wait_budget(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float:
+    """A call asked to wait gets that wait added to its time limit."""
+    t = kwargs.get("timeout")
+    if t is None and name == "acquire" and len(args) >= 3:
+        t = args[2]
+    return float(t) if isinstance(t, int | float) else 0.0
+
+
+def make_context(b: _backends.Backends, clock: Clock | None = None) -> Context:
+    return Context(
+        namespace=new_namespace(),
+        redis_url=b.redis_url,
+        mysql_url=b.mysql_url,
+        clock=clock or RealClock(),
+    )
+
+
+@pytest.fixture
+def impl(request: pytest.FixtureRequest, dc_backends: _backends.Backends) -> Iterator[Subject]:
+    """The implementation under test, built fresh under a unique namespace."""
+    adapter: Adapter = request.param
+    cfg = request.config
+    timeout = float(cfg.getoption(OPT_TIMEOUT))
+    mech = mechanisms.get(adapter.mechanism)
+    ctx = make_context(dc_backends)
+    try:
+        built = call_with_timeout(lambda: adapter.build(ctx), timeout, f"{adapter.name}: factory")
+    except UsageError as exc:
+        pytest.exit(str(exc), returncode=2)
+    if "redis-masters" in built.needs:
+        # Redlock-style implementations need several independent servers; the
+        # context carries their URLs, so build again now that they exist.
+        try:
+            masters = dc_backends.redis_masters(3)
+        except UsageError as exc:
+            _missing(cfg, str(exc))
+        ctx = dataclasses.replace(ctx, extra={**ctx.extra, "redis_masters": masters})
+        built = call_with_timeout(lambda: adapter.build(ctx), timeout, f"{adapter.name}: factory")
+    for need in sorted(built.needs - {"redis-masters"}):
+        if dc_backends.url(need) is None:
+            _missing(cfg, dc_backends.missing.get(need, f"no {need} server"))
+    subject = Subject(adapter, built, ctx, mech, timeout)
+    cfg.stash[_IMPLS_KEY].setdefault(
+        f"{adapter.mechanism}/{adapter.name}",
+        {
+            "name": adapter.name,
+            "mechanism": adapter.mechanism,
+            "spec": adapter.spec,
+            "package": built.package,
+            "capabilities": sorted(built.capabilities),
+            "description": built.description,
+        },
+    )
+    marker = request.node.get_closest_marker("clause")
+    if marker is not None:
+        wanted = _clauses.all_clauses()
+        for cid in marker.args:
+            cap = wanted[cid].requires if cid in wanted else None
+            if cap and not subject.has(cap):
+                pytest.skip(f"{NOT_APPLICABLE}: {cid} needs capability {cap!r}")
+    try:
+        yield subject
+    finally:
+        try:
+            subject.close()
+        finally:
+            _backends.cleanup_namespace(ctx.namespace, ctx.redis_url, ctx.mysql_url)
+            for url in ctx.extra.get("redis_masters", ()):
+                _backends.cleanup_namespace(ctx.namespace, url, None)
+
+
+def _missing(cfg: pytest.Config, reason: str) -> NoReturn:
+    if cfg.getoption(OPT_REQUIRE):
+        pytest.fail(f"{OPT_REQUIRE}: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    marker = item.get_closest_marker("clause")
+    if callspec is None or marker is None or "impl" not in callspec.params:
+        return report
+    adapter: Adapter = callspec.params["impl"]
+    outcome: str | None = None
+    message = ""
+    if report.when == "call":
+        if report.passed:
+            outcome = "pass"
+        elif report.failed:
+            exc = call.excinfo
+            outcome = "fail" if exc is not None and exc.errisinstance(AssertionError) else "error"
+            message = _message(call)
+    elif report.failed:  # setup or teardown broke
+        outcome, message = "error", _message(call)
+    elif report.skipped and report.when == "setup":
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        outcome = "n/a" if reason.startswith(NOT_APPLICABLE) else "skipped"
+        message = reason
+    if outcome is not None:
+        item.config.stash[_RESULTS_KEY].append(
+            {
+                "implementation": adapter.name,
+                "mechanism": adapter.mechanism,
+                "spec": adapter.spec,
+                "clauses": list(marker.args),
+                "test": item.nodeid,
+                "outcome": outcome,
+                "message": message,
+                "duration": round(report.duration, 4),
+            }
+        )
+    return report
+
+
+def _message(call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is None:
+        return ""
+    text = call.excinfo.exconly().strip()
+    return text[:2000]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    results = session.config.stash.get(_RESULTS_KEY, [])
+    if not results:
+        return
+    from distconform import report
+
+    b = session.config.stash.get(_BACKENDS_KEY, None)
+    data = report.build(results, session.config.stash[_IMPLS_KEY], b)
+    out = Path(session.config.getoption(OPT_REPORT))
+    if not out.is_absolute():
+        out = Path(session.config.invocation_params.dir) / out
+    report.write(data, out)
+    session.config.stash[_RESULTS_KEY] = []
+    session.config._distconform_report = out / "report.json"  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    path = getattr(config, "_distconform_report", None)
+    if path is not None:
+        terminalreporter.write_line(f"distconform report: {path}")

@@ -1,0 +1,124 @@
+"""Clients that act on their own: in child processes, or threads for local implementations.
+
+A *role* is a function ``role(client, chan, *args)`` named ``module:function``.
+For an implementation that declares ``distributed`` the role runs in a fresh
+process (``spawn``) that rebuilds the implementation from the adapter's
+``module:factory`` and the test's context, so that a test can SIGKILL or
+SIGSTOP it. Otherwise it runs in a thread with a client of the test's own
+implementation object. ``chan`` is a pipe end for messages to and from the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from distconform.api import Context
+
+__all__ = ["Worker", "spawn"]
+
+
+def _import(target: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+def _child(spec: str, ctx_json: dict[str, Any], role: str, args: tuple[Any, ...],
+           chan: Connection) -> None:  # fmt: skip
+    try:
+        impl = _import(spec)(Context.from_json(ctx_json))
+        client = impl.client()
+        _import(role)(client, chan, *args)
+    except BaseException as exc:
+        try:
+            chan.send(("error", f"{type(exc).__name__}: {exc}"))
+        except Exception:
+            pass
+        raise
+
+
+class Worker:
+    """A role running in a process or a thread; ``recv`` and ``join`` are time-limited."""
+
+    def __init__(self, chan: Connection, proc: Any, thread: threading.Thread | None) -> None:
+        self.chan = chan
+        self.proc = proc
+        self.thread = thread
+
+    @property
+    def is_process(self) -> bool:
+        return self.proc is not None
+
+    def recv(self, timeout: float, what: str = "a message") -> Any:
+        if not self.chan.poll(timeout):
+            raise AssertionError(f"worker sent no {what} within {timeout:.1f}s")
+        msg = self.chan.recv()
+        if isinstance(msg, tuple) and msg and msg[0] == "error":
+            raise AssertionError(f"worker failed: {msg[1]}")
+        return msg
+
+    def send(self, msg: Any) -> None:
+        self.chan.send(msg)
+
+    def signal(self, sig: int) -> None:
+        if self.proc is None:
+            raise RuntimeError("only a process worker can be signalled")
+        os.kill(self.proc.pid, sig)
+
+    def join(self, timeout: float) -> None:
+        if self.proc is not None:
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.kill()
+                raise AssertionError(f"worker process did not finish within {timeout:.1f}s")
+        elif self.thread is not None:
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                raise AssertionError(f"worker thread did not finish within {timeout:.1f}s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.join(5)
+
+
+def spawn(subject: Any, role: str, *args: Any, process: bool | None = None) -> Worker:
+    """Start ``role`` for ``subject`` (a :class:`distconform.plugin.Subject`)."""
+    if process is None:
+        process = subject.has("distributed")
+    parent, child = multiprocessing.Pipe()
+    if process:
+        mp = multiprocessing.get_context("spawn")
+        proc = mp.Process(
+            target=_child,
+            args=(subject.adapter.spec, subject.ctx.to_json(), role, args, child),
+            daemon=True,
+        )
+        proc.start()
+        return Worker(parent, proc, None)
+    client = subject.client()
+    fn = _import(role)
+
+    def run() -> None:
+        try:
+            fn(client, child, *args)
+        except BaseException as exc:
+            try:
+                child.send(("error", f"{type(exc).__name__}: {exc}"))
+            except Exception:
+                pass
+
+    t = threading.Thread(target=run, daemon=True, name=f"dc-role-{role}")
+    t.start()
+    return Worker(parent, None, t)

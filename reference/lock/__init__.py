@@ -1,0 +1,1 @@
+"""Reference implementations of the distributed lock (spec/lock.md)."""
