@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+
+
+def servers_env() -> dict[str, str]:
+    """The environment for a child run: this run's servers, and tests/ on the path."""
+    env = dict(os.environ)
+    env.setdefault("DISTCONFORM_REDIS_URL", "redis://127.0.0.1:6379/0")
+    env.setdefault("DISTCONFORM_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_cli(
+    *args: str, timeout: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``distconform ARGS`` as a user would, in a child process with a time limit."""
+    return subprocess.run(
+        [sys.executable, "-m", "distconform.cli", *args],
+        capture_output=True, text=True, timeout=timeout, env=servers_env(), cwd=cwd or REPO,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def call(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, timeout=timeout, cwd=tmp_path)
+
+    return call
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
+    return servers_env()

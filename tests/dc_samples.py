@@ -1,0 +1,50 @@
+"""Small adapters the harness's own tests point the suite at (importable via PYTHONPATH=tests)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from distconform.reference.lock import memory
+
+from distconform.api import Context, Implementation
+
+
+def no_methods(ctx: Context) -> Implementation:
+    return Implementation(client=lambda: object())
+
+
+def claims_extend(ctx: Context) -> Implementation:
+    """Declares ``extend`` but its client has no such method."""
+
+    class Client:
+        def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any:
+            return None
+
+        def release(self, handle: Any) -> bool:
+            return False
+
+    return Implementation(client=Client, capabilities={"extend"})
+
+
+def not_an_implementation(ctx: Context) -> dict[str, Any]:
+    return {"client": None}
+
+
+def no_fencing(ctx: Context) -> Implementation:
+    """The memory reference, declaring neither fencing nor extend."""
+    service = memory.MemoryLockService(ctx.clock)
+    return Implementation(client=lambda: memory.MemoryLockClient(service))
+
+
+class _Hanging(memory.MemoryLockClient):
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any:
+        if name == "res":
+            time.sleep(3600)  # a lost reply with no timeout of its own
+        return super().acquire(name, ttl, timeout)
+
+
+def hanging(ctx: Context) -> Implementation:
+    """Acquire of the lock named ``res`` never returns."""
+    service = memory.MemoryLockService(ctx.clock)
+    return Implementation(client=lambda: _Hanging(service))

@@ -1,0 +1,127 @@
+"""The harness on its own: not-applicable by capability, hangs, reports, isolation."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from distconform import backends, clauses, report
+
+
+def _results(folder: Path) -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
+    data = json.loads((folder / "report.json").read_text())
+    return {(r["implementation"], r["clause"]): r for r in data["results"]}
+
+
+def test_undeclared_capability_is_not_applicable_and_base_clauses_run(cli, tmp_path: Path) -> None:
+    """Without `fencing`/`extend`, those clauses are n/a; base clauses still run and pass."""
+    out = tmp_path / "rep"
+    r = cli("verify", "lock", "dc_samples:no_fencing", "--report-dir", str(out),
+            "-k", "tokens or paused or extend or release_frees")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = _results(out)
+    for cid in ("LOCK-12", "LOCK-13", "LOCK-14", "LOCK-15"):
+        assert res[("dc_samples:no_fencing", cid)]["outcome"] == "n/a", cid
+    assert res[("dc_samples:no_fencing", "LOCK-2")]["outcome"] == "pass"
+    # A clause with no capability requirement can never be n/a.
+    for c in clauses.load("lock"):
+        if c.requires is None:
+            assert res[("dc_samples:no_fencing", c.id)]["outcome"] != "n/a", c.id
+    assert "n/a" in r.stdout and "LOCK-12" in r.stdout
+
+
+def test_hanging_implementation_fails_with_the_call_named(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """A call that never returns fails its test after --call-timeout; the run goes on."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "rep"
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "distconform.conformance.test_lock",
+         "--impl", "lock=dc_samples:hanging", "--call-timeout", "1", "-p", "no:cacheprovider",
+         "-k", "release_frees or different_names", "--dc-report-dir", str(out), "-q"],
+        capture_output=True, text=True, timeout=120, env=child_env, cwd=tmp_path,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
+    res = _results(out)
+    hung = res[("dc_samples:hanging", "LOCK-2")]
+    assert hung["outcome"] == "fail", hung
+    assert "acquire() did not return within 1.0s" in hung["message"]
+    # The other test (names other than "res") ran and passed after the hang.
+    assert res[("dc_samples:hanging", "LOCK-11")]["outcome"] == "pass"
+    assert elapsed < 60, f"the run took {elapsed:.0f}s"
+    assert r.returncode == 1
+
+
+def test_report_scores_count_only_applicable() -> None:
+    """score() is passed / applicable; n/a and not-run are left out."""
+    data = {"results": [
+        {"mechanism": "lock", "implementation": "x", "outcome": o, "clause": f"LOCK-{i}"}
+        for i, o in enumerate(["pass", "pass", "fail", "n/a", "not-run", "skipped", "error"])
+    ]}  # fmt: skip
+    assert report.score(data, "lock", "x") == (2, 5)
+
+
+def test_spec_parser_refuses_a_repeated_id() -> None:
+    """A clause ID defined twice is an error."""
+    text = "| LOCK-1 | MUST | - | One. |\n| LOCK-1 | MUST | - | Two. |\n"
+    with pytest.raises(clauses.SpecError, match="defined twice"):
+        clauses.parse(text, "lock")
+
+
+def test_check_passes_on_this_tree() -> None:
+    """Every clause has a test, every cited clause exists."""
+    from distconform import check
+
+    assert check.run(Path(__file__).resolve().parents[1]) == []
+
+
+def test_check_finds_an_unknown_citation(tmp_path: Path) -> None:
+    """A test citing a clause that no spec defines is reported."""
+    from distconform import check
+
+    (tmp_path / "properties").mkdir()
+    (tmp_path / "properties" / "test_x.py").write_text(
+        "import pytest\n@pytest.mark.clause('LOCK-99')\ndef test_x(): pass\n"
+    )
+    problems = check.run(tmp_path)
+    assert any("LOCK-99" in p for p in problems), problems
+
+
+def test_shared_servers_keep_unrelated_data(cli, tmp_path: Path) -> None:
+    """Keys and tables the suite did not create survive a conformance run on the shared servers."""
+    import os
+
+    redis_url = os.environ.get(backends.ENV_REDIS, "redis://127.0.0.1:6379/0")
+    mysql_url = os.environ.get(backends.ENV_MYSQL, "mysql://root@127.0.0.1:3306/test")
+    tag = uuid.uuid4().hex[:10]
+    canary_keys = {f"canary_{tag}_{i}": f"v{i}" for i in range(5)}
+    # A key that starts like our namespaces but is not one of this run's.
+    canary_keys[f"dc_{tag}"] = "looks-like-ours"
+    table = f"canary_{tag}"
+    r = backends.redis_client(redis_url)
+    conn = backends.mysql_connect(mysql_url)
+    try:
+        r.mset(canary_keys)
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE `{table}` (id INT PRIMARY KEY, v VARCHAR(10))")
+            cur.execute(f"INSERT INTO `{table}` VALUES (1, 'kept')")
+        res = cli("verify", "lock", "redis", "mysql", "--report-dir", str(tmp_path / "rep"))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert r.mget(list(canary_keys)) == [v.encode() for v in canary_keys.values()]
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT v FROM `{table}`")
+            assert cur.fetchall() == (("kept",),)
+    finally:
+        r.delete(*canary_keys)
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS `{table}`")  # our own canary only
+        r.close()
+        conn.close()
