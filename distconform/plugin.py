@@ -266,11 +266,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             outcome = "pass"
         elif report.failed:
             exc = call.excinfo
-            outcome = "fail" if exc is not None and exc.errisinstance(AssertionError) else "error"
+            # pytest.fail() is a test's own verdict, as an assert is.
+            failed = (AssertionError, pytest.fail.Exception)
+            outcome = "fail" if exc is not None and exc.errisinstance(failed) else "error"
             message = _message(call)
     elif report.failed:  # setup or teardown broke
         outcome, message = "error", _message(call)
-    elif report.skipped and report.when == "setup":
+    elif report.skipped and report.when in ("setup", "call"):
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
         reason = reason.removeprefix("Skipped: ")
         outcome = "n/a" if reason.startswith(NOT_APPLICABLE) else "skipped"
