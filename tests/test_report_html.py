@@ -1,0 +1,502 @@
+"""The rendered report: HTML matrix (read back through headless Chromium), badges, score.
+
+Two sources of reports: a small one built here from hand-written per-test
+outcomes (every outcome kind, exact numbers), and a real one from a short
+``distconform verify`` run of the memory reference beside a deliberately
+broken implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distconform import clauses as _clauses
+from distconform import html, report
+from distconform.cli import main
+
+LOCK_IDS = [c.id for c in _clauses.load("lock")]
+#: Browser start plus one local page takes under 1 s here; 60 s allows for a loaded
+#: 2-core machine, and bounds a page that blocks (a script calling alert() does).
+CHROMIUM_TIMEOUT = 60
+#: The real run below takes about 5 s (LOCK-12 waits out three 1 s grants).
+VERIFY_TIMEOUT = 300
+
+# ----------------------------------------------------------------- fixtures
+
+
+def _test(
+    impl: str, clause: str, outcome: str, message: str = "", test: str = ""
+) -> dict[str, Any]:
+    return {
+        "implementation": impl,
+        "mechanism": "lock",
+        "spec": f"tests:{impl}",
+        "clauses": [clause],
+        "test": test or f"conformance/test_lock.py::test_{clause.lower()}[{impl}]",
+        "outcome": outcome,
+        "message": message,
+        "duration": 0.01,
+    }
+
+
+def _impl(name: str, caps: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "mechanism": "lock",
+        "spec": f"tests:{name}",
+        "package": "distconform",
+        "capabilities": caps,
+        "description": f"{name} for the report tests",
+    }
+
+
+XSS = "<script>alert('x')</script> & \"quoted\""
+
+
+def sample() -> dict[str, Any]:
+    """Built by report.build from hand-written test outcomes, so it has the real shape.
+
+    mixed : LOCK-1 pass, LOCK-2 fail, LOCK-3 error, LOCK-4 skipped, LOCK-12 n/a -> 1/4
+    clean : LOCK-1 pass, LOCK-4 pass                                          -> 2/2
+    soft  : LOCK-1 pass, LOCK-4 (SHOULD) fail                                 -> 1/2
+    idle  : LOCK-12 n/a only                                                  -> 0/0
+    """
+    tests = [
+        _test("mixed", "LOCK-1", "pass"),
+        _test("mixed", "LOCK-2", "fail", "AssertionError: lock still held\n  repro: A, B " + XSS),
+        _test("mixed", "LOCK-3", "error", "ConnectionError: server went away"),
+        _test("mixed", "LOCK-4", "skipped", "no redis server"),
+        _test("mixed", "LOCK-12", "n/a", "not applicable: LOCK-12 needs capability 'fencing'"),
+        _test("clean", "LOCK-1", "pass"),
+        _test("clean", "LOCK-4", "pass"),
+        _test("soft", "LOCK-1", "pass"),
+        _test("soft", "LOCK-4", "fail", "AssertionError: second release returned True"),
+        _test("idle", "LOCK-12", "n/a", "not applicable: LOCK-12 needs capability 'fencing'"),
+    ]
+    impls = {
+        "lock/mixed": _impl("mixed", ["extend"]),
+        "lock/clean": _impl("clean", ["extend", "fencing"]),
+        "lock/soft": _impl("soft", []),
+        "lock/idle": _impl("idle", []),
+    }
+    return report.build(tests, impls, None)
+
+
+BROKEN = textwrap.dedent(
+    '''
+    """A lock whose release frees nothing and whose acquire of "left" raises."""
+    from typing import Any
+
+    from distconform.api import Context, Implementation
+    from distconform.reference.lock import memory
+
+
+    class Client(memory.MemoryLockClient):
+        def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any:
+            if name == "left":
+                raise RuntimeError("backend refused <left> & gave up")
+            return super().acquire(name, ttl, timeout)
+
+        def release(self, handle: Any) -> bool:
+            return True  # claims success, frees nothing
+
+
+    def factory(ctx: Context) -> Implementation:
+        service = memory.MemoryLockService(ctx.clock)
+        return Implementation(client=lambda: Client(service), description="frees nothing")
+    '''
+)
+BROKEN_NAME = "dc_html_broken:factory"
+#: -k matches test function names (not clause ids): LOCK-2, LOCK-9, LOCK-11, LOCK-12.
+KEYWORDS = "release_frees or non_blocking or different_names or tokens_increase"
+REAL_EXPECTED = {
+    "memory": {"LOCK-2": "pass", "LOCK-9": "pass", "LOCK-11": "pass", "LOCK-12": "pass"},
+    BROKEN_NAME: {"LOCK-2": "fail", "LOCK-9": "pass", "LOCK-11": "error", "LOCK-12": "n/a"},
+}
+REAL_SCORES = {"memory": (4, 4), BROKEN_NAME: (1, 3)}
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """``distconform verify`` (a child process, as a user runs it) then ``distconform report``."""
+    root = tmp_path_factory.mktemp("real_run")
+    (root / "mods").mkdir()
+    (root / "mods" / "dc_html_broken.py").write_text(BROKEN, encoding="utf-8")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "mods"), env.get("PYTHONPATH")]))
+    args = ["verify", "lock", "memory", BROKEN_NAME, "--report-dir", str(root), "-k", KEYWORDS]
+    proc = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", *args],
+        capture_output=True, text=True, timeout=VERIFY_TIMEOUT, env=env, cwd=root,
+    )  # fmt: skip
+    path = root / "report.json"
+    assert path.exists(), (
+        f"verify wrote no report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
+    # A MUST clause fails, so verify must say so through its exit code.
+    assert proc.returncode == 1, f"verify exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = root / "rendered"
+    html.render_all(data, out)
+    return data, out / "report.html"
+
+
+# ------------------------------------------------------------ reading a DOM
+
+
+class Element:
+    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.text = ""
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def __repr__(self) -> str:
+        return f"<{self.tag} {self.attrs} {self.text.strip()[:40]!r}>"
+
+
+class Dom(HTMLParser):
+    """Every element with its attributes and text, in document order."""
+
+    VOID = {"meta", "br", "img", "link", "input", "hr", "col", "source", "wbr"}
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self._open: list[Element] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        el = Element(tag, {k: v or "" for k, v in attrs})
+        self.elements.append(el)
+        if tag not in self.VOID:
+            self._open.append(el)
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag == tag:
+                del self._open[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for el in self._open:
+            el.text += data
+
+    def find(self, cls: str, **data: str) -> list[Element]:
+        """Elements with class ``cls`` and the given data-* attributes (data_impl=...)."""
+        want = {"data-" + k.removeprefix("data_").replace("_", "-"): v for k, v in data.items()}
+        return [
+            e for e in self.elements
+            if cls in e.classes and all(e.attrs.get(k) == v for k, v in want.items())
+        ]  # fmt: skip
+
+    def one(self, cls: str, **data: str) -> Element:
+        found = self.find(cls, **data)
+        assert len(found) == 1, f"{len(found)} elements .{cls} {data}: {found}"
+        return found[0]
+
+
+def matrix(dom: Dom) -> tuple[list[str], list[str], dict[tuple[str, str], str], dict[str, str]]:
+    """(clause ids in row order, implementation columns, (impl, clause) -> outcome, scores)."""
+    rows = [e.attrs["data-clause"] for e in dom.find("clause")]
+    cols = [e.attrs["data-impl"] for e in dom.find("impl")]
+    cells = {(e.attrs["data-impl"], e.attrs["data-clause"]): e.attrs["data-outcome"]
+             for e in dom.find("outcome")}  # fmt: skip
+    scores = {e.attrs["data-impl"]: e.text.strip() for e in dom.find("score")}
+    return rows, cols, cells, scores
+
+
+def check_matrix(
+    dom: Dom,
+    impls: list[str],
+    expected: dict[str, dict[str, str]],
+    scores: dict[str, tuple[int, int]],
+) -> None:
+    rows, cols, cells, shown = matrix(dom)
+    assert rows == LOCK_IDS, "one row per clause, in spec order"
+    assert cols == impls, "one column per implementation"
+    assert len(dom.find("outcome")) == len(LOCK_IDS) * len(impls), "one cell per clause and column"
+    for impl in impls:
+        for cid in LOCK_IDS:
+            want = expected[impl].get(cid, "not-run")
+            assert cells[(impl, cid)] == want, f"{impl} {cid}"
+            cell = dom.one("outcome", data_impl=impl, data_clause=cid)
+            assert cell.text.strip() == html.OUTCOMES[want]
+            assert f"o-{'na' if want == 'n/a' else want}" in cell.classes, "coloured by outcome"
+        passed, applicable = scores[impl]
+        assert shown[impl] == f"{passed}/{applicable}"
+        score = dom.one("score", data_impl=impl)
+        assert (score.attrs["data-passed"], score.attrs["data-applicable"]) == (
+            str(passed),
+            str(applicable),
+        )
+    failures = {(e.attrs["data-impl"], e.attrs["data-clause"]): e for e in dom.find("failure")}
+    want_failures = {
+        (impl, cid) for impl in impls for cid, o in expected[impl].items() if o in ("fail", "error")
+    }
+    assert set(failures) == want_failures, "every failure and error is listed, nothing else"
+
+
+# ---------------------------------------------------------------- chromium
+
+
+def chromium() -> str:
+    """The browser, or a skip (a failure under CI, which installs it)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed but CI is set: apt-get install -y chromium")
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    return exe
+
+
+def dump_dom(page: Path, profile: Path) -> str:
+    """The DOM Chromium built from ``page``, serialised."""
+    exe = chromium()
+    cmd = [
+        exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--dump-dom", page.resolve().as_uri(),
+    ]  # fmt: skip
+    # Its own process group, so that a hung page takes the renderer and GPU
+    # helpers down with the browser.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=CHROMIUM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"chromium did not finish {page.name} within {CHROMIUM_TIMEOUT} s")
+    assert proc.returncode == 0, f"chromium exit {proc.returncode}: {err[-2000:]}"
+    assert "<html" in out, f"chromium printed no DOM: {err[-2000:]}"
+    return out
+
+
+# ------------------------------------------------------------------- tests
+
+
+SAMPLE_IMPLS = ["mixed", "clean", "soft", "idle"]
+SAMPLE_EXPECTED = {
+    "mixed": {"LOCK-1": "pass", "LOCK-2": "fail", "LOCK-3": "error", "LOCK-4": "skipped",
+              "LOCK-12": "n/a"},
+    "clean": {"LOCK-1": "pass", "LOCK-4": "pass"},
+    "soft": {"LOCK-1": "pass", "LOCK-4": "fail"},
+    "idle": {"LOCK-12": "n/a"},
+}  # fmt: skip
+SAMPLE_SCORES = {"mixed": (1, 4), "clean": (2, 2), "soft": (1, 2), "idle": (0, 0)}
+
+
+def test_score_counts_neither_na_nor_not_run() -> None:
+    data = sample()
+    for impl, want in SAMPLE_SCORES.items():
+        assert report.score(data, "lock", impl) == want, impl
+    # Removing the n/a and not-run rows changes nothing; turning one into a skip does.
+    rows = [r for r in data["results"] if r["outcome"] not in ("n/a", "not-run")]
+    assert report.score({**data, "results": rows}, "lock", "mixed") == (1, 4)
+    flipped = [
+        {**r, "outcome": "skipped"} if (r["implementation"], r["clause"]) == ("idle", "LOCK-12")
+        else r
+        for r in data["results"]
+    ]  # fmt: skip
+    assert report.score({**data, "results": flipped}, "lock", "idle") == (0, 1)
+
+
+def test_badges(tmp_path: Path) -> None:
+    written = html.render_all(sample(), tmp_path)
+    badges = {p.name: json.loads(p.read_text()) for p in (tmp_path / "badges").iterdir()}
+    assert sorted(badges) == sorted(f"lock-{n}.json" for n in SAMPLE_IMPLS)
+    assert {p.name for p in written} >= {"report.html", "report.md", *badges}
+    assert badges["lock-mixed.json"] == {
+        "schemaVersion": 1, "label": "lock mixed", "message": "1/4 clauses", "color": "red",
+    }  # fmt: skip
+    assert badges["lock-clean.json"]["color"] == "brightgreen"
+    assert badges["lock-clean.json"]["message"] == "2/2 clauses"
+    # Only a SHOULD clause failed: not green, not red.
+    assert badges["lock-soft.json"]["color"] == "yellow"
+    # Nothing applied: nothing proven.
+    assert badges["lock-idle.json"]["message"] == "0/0 clauses"
+    assert badges["lock-idle.json"]["color"] == "yellow"
+
+
+def test_badge_colour_for_a_skip_only() -> None:
+    data = report.build(
+        [_test("x", "LOCK-1", "pass"), _test("x", "LOCK-2", "skipped", "no redis server")],
+        {"lock/x": _impl("x", [])},
+        None,
+    )
+    assert html.badge(data, "lock", "x") == {
+        "schemaVersion": 1, "label": "lock x", "message": "1/2 clauses", "color": "yellow",
+    }  # fmt: skip
+
+
+def test_badge_names_are_file_safe_and_distinct(tmp_path: Path) -> None:
+    names = ["pkg.mod:make", "pkg.mod-make", "Odd Name/2"]
+    data = report.build(
+        [_test(n, "LOCK-1", "pass") for n in names],
+        {f"lock/{n}": _impl(n, []) for n in names},
+        None,
+    )
+    html.render_all(data, tmp_path)
+    files = sorted(p.name for p in (tmp_path / "badges").iterdir())
+    assert files == ["lock-odd-name-2.json", "lock-pkg.mod-make-2.json", "lock-pkg.mod-make.json"]
+    labels = {json.loads((tmp_path / "badges" / f).read_text())["label"] for f in files}
+    assert labels == {f"lock {n}" for n in names}
+
+
+def test_html_matrix_from_sample(tmp_path: Path) -> None:
+    data = sample()
+    html.render_all(data, tmp_path)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    dom = Dom(text)
+    check_matrix(dom, SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES)
+    row = dom.one("clause", data_clause="LOCK-12")
+    assert "fencing" in row.text and "Every grant's token is greater" in row.text
+    head = dom.one("impl", data_impl="clean")
+    assert "distconform" in head.text and "extend, fencing" in head.text
+    # The failure carries its whole message, escaped: no element comes out of it.
+    fail = dom.one("failure", data_impl="mixed", data_clause="LOCK-2")
+    assert fail.attrs["data-outcome"] == "fail"
+    assert XSS in fail.text and "repro: A, B" in fail.text
+    assert "&lt;script&gt;" in text
+    assert not [e for e in dom.elements if e.tag == "script"], "autoescape must be on"
+    err = dom.one("failure", data_impl="mixed", data_clause="LOCK-3")
+    assert "ConnectionError: server went away" in err.text
+    # Header: suite version and Python.
+    assert (
+        data["suite"]["version"]
+        in next(e for e in dom.elements if e.attrs.get("id") == "suite-version").text
+    )
+    assert (
+        data["run"]["python"]
+        in next(e for e in dom.elements if e.attrs.get("id") == "run-python").text
+    )
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
+    html.render_all(sample(), tmp_path)
+    dom = Dom((tmp_path / "report.html").read_text(encoding="utf-8"))
+    for e in dom.elements:
+        for attr in ("src", "href", "srcset", "data", "action"):
+            value = e.attrs.get(attr, "")
+            assert not value or value.startswith("#"), f"external reference {e}"
+        assert e.tag not in ("link", "script", "iframe", "img", "object"), e
+    style = next(e for e in dom.elements if e.tag == "style")
+    assert "url(" not in style.text and "@import" not in style.text
+
+
+def test_markdown_beside_it(tmp_path: Path) -> None:
+    data = sample()
+    html.render_all(data, tmp_path)
+    assert (tmp_path / "report.md").read_text(encoding="utf-8") == report.markdown(data)
+
+
+def test_real_run_html(real_run: tuple[dict[str, Any], Path]) -> None:
+    data, page = real_run
+    impls = list(REAL_EXPECTED)
+    assert [i["name"] for i in data["implementations"]] == impls
+    for impl, (passed, applicable) in REAL_SCORES.items():
+        assert report.score(data, "lock", impl) == (passed, applicable)
+    dom = Dom(page.read_text(encoding="utf-8"))
+    check_matrix(dom, impls, REAL_EXPECTED, REAL_SCORES)
+    # The minimal reproductions: the failed assertion and the raised error, in full.
+    fail = dom.one("failure", data_impl=BROKEN_NAME, data_clause="LOCK-2")
+    assert "lock still held after its holder released it" in fail.text
+    err = dom.one("failure", data_impl=BROKEN_NAME, data_clause="LOCK-11")
+    assert "RuntimeError: backend refused <left> & gave up" in err.text
+    badges = page.parent / "badges"
+    assert json.loads((badges / "lock-memory.json").read_text())["color"] == "brightgreen"
+    assert json.loads((badges / "lock-dc_html_broken-factory.json").read_text())["message"] == (
+        "1/3 clauses"
+    )
+
+
+@pytest.mark.parametrize("source", ["sample", "real run"])
+def test_chromium_reads_the_matrix(
+    source: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    chromium()  # skip (or fail under CI) before running anything
+    if source == "sample":
+        html.render_all(sample(), tmp_path / "out")
+        page = tmp_path / "out" / "report.html"
+        impls, expected, scores = SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES
+    else:
+        _, page = request.getfixturevalue("real_run")
+        impls, expected, scores = list(REAL_EXPECTED), REAL_EXPECTED, REAL_SCORES
+    dom = Dom(dump_dom(page, tmp_path / "profile"))
+    check_matrix(dom, impls, expected, scores)
+    assert not [e for e in dom.elements if e.tag == "script"]
+
+
+def test_cli_report_prints_the_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "report.json"
+    src.write_text(json.dumps(sample()), encoding="utf-8")
+    assert main(["report", str(src), "--out", str(tmp_path / "site")]) == 0
+    printed = capsys.readouterr().out.split()
+    site = tmp_path / "site"
+    assert printed[:2] == [str(site / "report.html"), str(site / "report.md")]
+    assert sorted(printed[2:]) == sorted(
+        str(site / "badges" / f"lock-{n}.json") for n in SAMPLE_IMPLS
+    )
+    assert all(Path(p).is_file() for p in printed)
+    # Without --out the files go beside the input.
+    assert main(["report", str(src)]) == 0
+    assert (tmp_path / "report.html").is_file()
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    good = sample()
+    cases: dict[str, Any] = {
+        "not json": "{not json",
+        "a list": "[1, 2]",
+        "no results": {k: v for k, v in good.items() if k != "results"},
+        "future format": {**good, "format": 99},
+        "unknown outcome": {**good, "results": [{**good["results"][0], "outcome": "maybe"}]},
+        "clause without text": {**good, "clauses": {"lock": [{"id": "LOCK-1", "level": "MUST"}]}},
+        "binary": b"\xff\xfe\x00garbage",
+    }
+    out: dict[str, tuple[list[str], str]] = {}
+    for name, content in cases.items():
+        path = tmp / (name.replace(" ", "_") + ".json")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content if isinstance(content, str) else json.dumps(content))
+        out[name] = (["report", str(path), "--out", str(tmp / "o")], "report")
+    out["missing file"] = (["report", str(tmp / "nope.json")], "no report at")
+    out["a folder"] = (["report", str(tmp)], "cannot read")
+    good_path = tmp / "good.json"
+    good_path.write_text(json.dumps(good))
+    (tmp / "blocker").write_text("a file where the output folder should be")
+    out["out is a file"] = (
+        ["report", str(good_path), "--out", str(tmp / "blocker")],
+        "cannot write",
+    )
+    return out
+
+
+def test_bad_input_gives_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, (argv, words) in _bad_inputs(tmp_path).items():
+        code = main(argv)
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert code == 2, f"{name}: exit {code}, stderr {captured.err!r}"
+        assert len(lines) == 1, f"{name}: {captured.err!r}"
+        assert lines[0].startswith("distconform: ") and words in lines[0], f"{name}: {lines[0]!r}"
+        assert not (tmp_path / "o" / "report.html").exists(), f"{name}: wrote a page anyway"
