@@ -1,0 +1,99 @@
+"""Where servers come from: URLs, the Docker check, private servers and their cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from distconform import backends
+from distconform.errors import BackendUnavailable
+
+
+def _children(pid: int) -> dict[int, str]:
+    """pid -> command line of the direct children of ``pid`` (read from /proc)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                out[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_docker_check_is_fast_and_false_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With DOCKER_HOST on a closed port, the container path is passed over quickly."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    t0 = time.monotonic()
+    assert backends._docker_answers() is False
+    assert time.monotonic() - t0 < 10
+
+
+def test_mysql_url_is_parsed() -> None:
+    """A mysql:// URL gives PyMySQL's arguments; another scheme says what to write."""
+    args = backends.parse_mysql_url("mysql://u:p%40ss@db.example:3307/app")
+    assert args == {"host": "db.example", "port": 3307, "user": "u", "password": "p@ss",
+                    "database": "app"}  # fmt: skip
+    with pytest.raises(BackendUnavailable, match="mysql://user:password@host:3306/database"):
+        backends.parse_mysql_url("postgres://x")
+
+
+def test_cleanup_refuses_a_short_namespace() -> None:
+    """A namespace too short to be ours is never used as a deletion pattern."""
+    with pytest.raises(ValueError, match="short namespace"):
+        backends.cleanup_namespace("dc", "redis://127.0.0.1:6379/0", None)
+
+
+@pytest.mark.skipif(
+    not (backends.PrivateRedis.available() and backends.PrivateMariaDB.available()),
+    reason="redis-server and mariadbd are not on PATH",
+)
+def test_private_servers_stop_after_ctrl_c(tmp_path: Path) -> None:
+    """Ctrl-C during `distconform verify` with no URLs leaves no private server running."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCONFORM_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distconform.cli", "verify", "lock", "redis", "mysql",
+         "--report-dir", str(tmp_path)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        servers: dict[int, str] = {}
+        while time.monotonic() < deadline:
+            servers = {p: c for p, c in _children(proc.pid).items()
+                       if "redis-server" in c or "mariadbd" in c}  # fmt: skip
+            if len(servers) == 2:
+                break
+            time.sleep(0.1)
+        assert len(servers) == 2, f"private servers did not start: {servers}"
+        time.sleep(2)  # let the run get going
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in servers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [c for p, c in servers.items() if _alive(p)], "a private server outlived Ctrl-C"
