@@ -39,7 +39,14 @@ def contend(client: Any, chan: Connection, name: str, ttl: float, seed: int) -> 
 def hold(client: Any, chan: Connection, name: str, ttl: float, fencing: bool) -> None:
     """Acquire once and report; then answer commands until told to exit (never release)."""
     call_start = time.monotonic()
-    handle = client.acquire(name, ttl, 5.0)
+    try:
+        handle = client.acquire(name, ttl, 5.0)
+    except Exception as exc:
+        # Only the text crosses to the test: say which call it was.
+        raise RuntimeError(
+            f"the holder's acquire({name!r}, ttl={ttl}, timeout=5.0) of a free lock raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     token = client.token(handle) if (fencing and handle is not None) else None
     chan.send(("held", handle is not None, call_start, token))
     while True:

@@ -69,6 +69,16 @@ def _wait(fut: Future[Any], limit: float, what: str) -> Any:
         raise CallTimeout(f"{what} did not return within {limit:.1f}s (hung or too slow)") from None
 
 
+def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class Guarded:
     """A proxy that runs every method call of ``target`` under a time limit.
 
@@ -101,7 +111,12 @@ class Guarded:
         def call(*args: Any, **kwargs: Any) -> Any:
             limit = self._limit + (self._extra(name, args, kwargs) if self._extra else 0.0)
             fut = self._worker.submit(lambda: attr(*args, **kwargs))
-            return _wait(fut, limit, f"{self._label}.{name}()")
+            try:
+                return _wait(fut, limit, f"{self._label}.{name}()")
+            except Exception as exc:
+                # The call with its arguments makes the report a reproduction.
+                exc.add_note(f"call: {self._label}.{name}({_arguments(args, kwargs)})")
+                raise
 
         return call
 
