@@ -31,6 +31,15 @@ GRACE = 2.0
 POLL = 0.01
 
 
+class Inconclusive(RuntimeError):
+    """A test could not reach the state it needs: reported as error, not as a failed clause."""
+
+
+def expect(condition: object, what: str) -> None:
+    if not condition:
+        raise Inconclusive(f"setup: {what}")
+
+
 def poll_acquire(client: Any, name: str, ttl: float, until: float) -> tuple[Any, float]:
     """Non-blocking acquires until one succeeds or ``until``; (handle, return time)."""
     while True:
@@ -70,7 +79,8 @@ def test_contenders_never_hold_at_once(impl: Any) -> None:
     finally:
         for w in workers:
             w.kill()
-    assert len(records) >= n, f"only {len(records)} grants in 2.5 s among {n} clients"
+    # Too few grants says nothing about safety: inconclusive, not a LOCK-1 failure.
+    expect(len(records) >= n, f"only {len(records)} grants in 2.5 s among {n} clients")
     # A grant may legitimately end at call_start + ttl; clip to that so a paused
     # holder whose lease really ran out is not counted against the lock.
     spans = sorted((frm, min(until, call + ttl), who) for who, call, frm, until in records)
@@ -99,7 +109,7 @@ def _stale_handle(impl: Any) -> tuple[Any, Any, Any, Any]:
     ha = a.acquire("res", 1.0, 0)
     assert ha is not None, "acquire of a free lock failed"
     hb, _ = poll_acquire(b, "res", 30.0, t0 + 1.0 + TOLERANCE + GRACE)
-    assert hb is not None, "setup: B could not acquire after A's 1 s grant ran out (see LOCK-7)"
+    expect(hb is not None, "B could not acquire after A's 1 s grant ran out (see LOCK-7)")
     return a, ha, b, hb
 
 
@@ -122,7 +132,9 @@ def test_release_racing_its_own_expiry_keeps_the_next_holder(impl: Any) -> None:
     t0 = time.monotonic()
     ha = a.acquire("res", ttl, 0)
     assert ha is not None, "acquire of a free lock failed"
-    time.sleep(max(0.0, t0 + ttl - 0.2 - time.monotonic()))
+    # 0.5 s before expiry: room for a stalled scheduler, so the release really
+    # starts while A still holds the lock.
+    time.sleep(max(0.0, t0 + ttl - 0.5 - time.monotonic()))
 
     done = threading.Event()
 
@@ -134,10 +146,10 @@ def test_release_racing_its_own_expiry_keeps_the_next_holder(impl: Any) -> None:
 
     threading.Thread(target=release, daemon=True).start()
     hb, _ = poll_acquire(b, "res", 30.0, t0 + ttl + TOLERANCE + GRACE)
-    assert hb is not None, "setup: B could not acquire after A released or expired"
+    expect(hb is not None, "B could not acquire after A released or expired")
     assert done.wait(15), "A's release did not return within 15 s"
     assert held_by_someone(impl, "res"), (
-        "repro: A acquires res (ttl 1 s) and releases 0.2 s before it runs out; B acquires "
+        "repro: A acquires res (ttl 1 s) and releases 0.5 s before it runs out; B acquires "
         "res (ttl 30 s) as soon as it can; after A's release returns, C acquires res at "
         "once: A's late release deleted B's grant"
     )
@@ -207,7 +219,7 @@ def test_dead_holder_stops_blocking_after_ttl(impl: Any) -> None:
     w = spawn(impl, f"{ROLES}:hold", "res", ttl, False)
     try:
         _, ok, call_start, _ = w.recv(60, "grant")
-        assert ok, "setup: the holder could not acquire a free lock"
+        expect(ok, "the holder could not acquire a free lock")
         if w.is_process:
             w.signal(signal.SIGKILL)
         else:
@@ -233,9 +245,10 @@ def test_acquire_gives_up_at_its_timeout(impl: Any) -> None:
     hb = b.acquire("res", 30.0, timeout)
     elapsed = time.monotonic() - t0
     assert hb is None, "a second client was granted a held lock"
-    assert elapsed >= timeout, f"acquire(timeout={timeout}) gave up after {elapsed:.3f} s"
+    repro = f"repro: A holds res (ttl 30 s); B's acquire of res with timeout {timeout} s"
+    assert elapsed >= timeout, f"{repro} gave up after {elapsed:.3f} s, before its timeout"
     assert elapsed <= timeout + TOLERANCE, (
-        f"acquire(timeout={timeout}) returned after {elapsed:.3f} s"
+        f"{repro} returned after {elapsed:.3f} s, more than {TOLERANCE} s past its timeout"
     )
 
 
@@ -291,7 +304,7 @@ def test_tokens_increase_across_release_and_expiry(impl: Any) -> None:
     for i in range(3):
         c = clients[i % 3]
         h, _ = poll_acquire(c, "res", 1.0, time.monotonic() + 1.0 + TOLERANCE + GRACE)
-        assert h is not None, "setup: a grant did not run out (see LOCK-7)"
+        expect(h is not None, "a grant did not run out (see LOCK-7)")
         tokens.append(("expired", c.token(h)))
     for (kind_a, ta), (_, tb) in itertools.pairwise(tokens):
         assert tb > ta, f"token {tb} follows token {ta} (after a {kind_a} grant): {tokens}"
@@ -319,12 +332,12 @@ def test_paused_holder_cannot_overwrite_the_next_holder(impl: Any) -> None:
     store = FencedResource()
     try:
         _, ok, call_start, token_a = w.recv(60, "grant")
-        assert ok, "setup: the holder could not acquire a free lock"
+        expect(ok, "the holder could not acquire a free lock")
         if w.is_process:
             w.signal(signal.SIGSTOP)  # A stops between acquiring and writing
         b = impl.client("b")
         hb, _ = poll_acquire(b, "res", 30.0, call_start + ttl + TOLERANCE + GRACE)
-        assert hb is not None, "setup: B could not acquire after A's grant ran out (see LOCK-7)"
+        expect(hb is not None, "B could not acquire after A's grant ran out (see LOCK-7)")
         assert store.write(b.token(hb), "B"), "the resource rejected the current holder's write"
         if w.is_process:
             w.signal(signal.SIGCONT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -19,7 +20,13 @@ __all__ = [
     "FakeClock",
     "Implementation",
     "RealClock",
+    "new_namespace",
 ]
+
+
+def new_namespace() -> str:
+    """A key/table prefix no one else uses: ``dc_`` and 12 random hex digits."""
+    return f"dc_{uuid.uuid4().hex[:12]}_"
 
 
 @runtime_checkable

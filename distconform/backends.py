@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from distconform.api import Clock, Context, RealClock, new_namespace
 from distconform.errors import BackendUnavailable
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "PrivateMariaDB",
     "PrivateRedis",
     "cleanup_namespace",
+    "context_for",
     "mysql_connect",
     "parse_mysql_url",
     "resolve",
@@ -404,6 +406,16 @@ def resolve(
         b.origin[kind] = origin
         setattr(b, f"{kind}_url", url)
     return b
+
+
+def context_for(b: Backends, clock: Clock | None = None) -> Context:
+    """A fresh context for one test: a new namespace on this run's servers."""
+    return Context(
+        namespace=new_namespace(),
+        redis_url=b.redis_url,
+        mysql_url=b.mysql_url,
+        clock=clock or RealClock(),
+    )
 
 
 # --------------------------------------------------------------------- cleanup

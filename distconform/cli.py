@@ -59,9 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) -> str | None:
     """Build the implementation once and check its client; return a reason to leave it out."""
     from distconform.guard import DEFAULT_CALL_TIMEOUT, call_with_timeout
-    from distconform.plugin import make_context
 
-    ctx = make_context(b)
+    ctx = _backends.context_for(b)
     try:
         impl = call_with_timeout(
             lambda: adapter.build(ctx), DEFAULT_CALL_TIMEOUT, f"{adapter.name}: factory"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from distconform import backends as _backends
 from distconform import clauses as _clauses
 from distconform import mechanisms
 from distconform.adapters import Adapter, resolve, validate_client
-from distconform.api import Clock, Context, Implementation, RealClock
+from distconform.api import Context, Implementation
 from distconform.errors import UsageError
 from distconform.guard import DEFAULT_CALL_TIMEOUT, Guarded, call_with_timeout
 
@@ -126,11 +125,6 @@ def dc_backends(pytestconfig: pytest.Config) -> Iterator[_backends.Backends]:
     b.close()
 
 
-def new_namespace() -> str:
-    """A key/table prefix no one else uses: ``dc_`` and 12 random hex digits."""
-    return f"dc_{uuid.uuid4().hex[:12]}_"
-
-
 @dataclass
 class Subject:
     """One implementation under test, inside one test."""
@@ -179,15 +173,6 @@ def _wait_budget(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> fl
     return float(t) if isinstance(t, int | float) else 0.0
 
 
-def make_context(b: _backends.Backends, clock: Clock | None = None) -> Context:
-    return Context(
-        namespace=new_namespace(),
-        redis_url=b.redis_url,
-        mysql_url=b.mysql_url,
-        clock=clock or RealClock(),
-    )
-
-
 @pytest.fixture
 def impl(request: pytest.FixtureRequest, dc_backends: _backends.Backends) -> Iterator[Subject]:
     """The implementation under test, built fresh under a unique namespace."""
@@ -195,7 +180,7 @@ def impl(request: pytest.FixtureRequest, dc_backends: _backends.Backends) -> Ite
     cfg = request.config
     timeout = float(cfg.getoption(OPT_TIMEOUT))
     mech = mechanisms.get(adapter.mechanism)
-    ctx = make_context(dc_backends)
+    ctx = _backends.context_for(dc_backends)
     try:
         built = call_with_timeout(lambda: adapter.build(ctx), timeout, f"{adapter.name}: factory")
     except UsageError as exc:

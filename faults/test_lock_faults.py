@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from distconform.conformance.test_lock import GRACE, TOLERANCE, FencedResource, poll_acquire
 
 from distconform import mechanisms
 from distconform.adapters import resolve
-from distconform.api import Context
+from distconform.api import Context, new_namespace
 from distconform.backends import SERVER_TIMEOUT, redis_client
+from distconform.conformance.test_lock import GRACE, TOLERANCE, FencedResource, poll_acquire
 from distconform.errors import CallTimeout
 from distconform.guard import DEFAULT_CALL_TIMEOUT
-from distconform.plugin import Subject, new_namespace
+from distconform.plugin import Subject
 from distconform.workers import spawn
 
 pytestmark = pytest.mark.faults

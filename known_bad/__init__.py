@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["KnownBad", "catalogue"]
 
 #: Modules of this package that define a ``KNOWN_BAD`` list, one per mechanism.
-MODULES = ("lock",)
+MODULES = ("lock", "lru")
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,6 @@ class KnownBad:
 def catalogue() -> list[KnownBad]:
     out: list[KnownBad] = []
     for name in MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(f"{__name__}.{name}")
         out += list(module.KNOWN_BAD)
     return out

@@ -38,6 +38,7 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     return call
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def child_env() -> dict[str, str]:
+    """Read-only: copy it before changing anything."""
     return servers_env()

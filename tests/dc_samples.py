@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from distconform.reference.lock import memory
-
 from distconform.api import Context, Implementation
+from distconform.reference.lock import memory
 
 
 def no_methods(ctx: Context) -> Implementation:

@@ -15,11 +15,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from distconform.reference.lock import memory
-from distconform.reference.lock.memory import Grant, MemoryLockClient, MemoryLockService
 from hypothesis import HealthCheck, Phase, settings
 
 from distconform.api import FakeClock
+from distconform.reference.lock import memory
+from distconform.reference.lock.memory import Grant, MemoryLockClient, MemoryLockService
 
 
 def _load_model() -> ModuleType:

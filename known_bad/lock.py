@@ -1,0 +1,607 @@
+"""Known-bad locks: real mistakes, each small enough to read in a minute.
+
+Every class below is a lock that someone has written, or would write, and
+believed correct. Each is right except for the one mistake its docstring
+names, so that the clause it breaks is the one that catches it. The seed
+ports (``seed_set``, ``seed_setnx``) come from seed questions 5 and 17 of
+``000_e2600301e6e42737.txt`` (Go, go-redis); questions 20 and 29 are the same
+code as question 17, so they add no entry.
+
+All Redis keys start with ``ctx.namespace``. The retry loop that turns a
+one-shot ``try_acquire`` into a blocking ``acquire`` is adapter glue (the
+seeds' ``Lock`` only tries once) and is correct unless a class says otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from distconform.api import Context, Implementation
+from distconform.backends import redis_client
+from distconform.known_bad import KnownBad
+
+__all__ = ["KNOWN_BAD"]
+
+#: Seconds between two tries of a blocking acquire.
+_RETRY = 0.01
+
+
+@dataclass(frozen=True)
+class Handle:
+    """One grant: the key it holds, the value that proves ownership, its token."""
+
+    key: str
+    value: str
+    token: int = 0
+
+
+def _ms(ttl: float) -> int:
+    # Round up: a grant cut short by rounding would break LOCK-5 by itself.
+    return max(1, math.ceil(ttl * 1000))
+
+
+def _check(ttl: float, timeout: float) -> None:
+    if not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
+
+
+# KEYS[1] lock key; ARGV[1] the caller's owner value.
+# Returns 1 when the caller held the lock and it is now deleted, else 0.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS[1] lock key; ARGV[1] the caller's owner value, ARGV[2] new ttl in ms.
+# Returns 1 when the caller held the lock and its expiry is now reset, else 0.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class RedisLock:
+    """A Redis lock (SET NX PX, compare-and-delete): correct until a subclass says otherwise."""
+
+    def __init__(self, ctx: Context) -> None:
+        if not ctx.redis_url:
+            raise ValueError("this lock needs Redis: pass --redis-url or set DISTCONFORM_REDIS_URL")
+        self._ns = ctx.namespace
+        self._r = redis_client(ctx.redis_url)
+        self._release = self._r.register_script(_RELEASE)
+        self._extend = self._r.register_script(_EXTEND)
+
+    def key(self, name: str) -> str:
+        return self._ns + name
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+        _check(ttl, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            handle = self.try_acquire(self.key(name), ttl)
+            if handle is not None:
+                return handle
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(_RETRY, left))
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        value = secrets.token_hex(16)
+        if self._r.set(key, value, nx=True, px=_ms(ttl)):
+            return Handle(key, value)
+        return None
+
+    def release(self, handle: Handle) -> bool:
+        return bool(self._release(keys=[handle.key], args=[handle.value]))
+
+    def extend(self, handle: Handle, ttl: float) -> bool:
+        _check(ttl, 0)
+        return bool(self._extend(keys=[handle.key], args=[handle.value, _ms(ttl)]))
+
+    def token(self, handle: Handle) -> int:
+        return handle.token
+
+    def close(self) -> None:
+        self._r.close()
+
+
+# ------------------------------------------------------------------ the seeds
+
+
+class SeedSet(RedisLock):
+    """Seed question 5: ``SET key "locked" timeout`` with no NX, and ``DEL`` to unlock.
+
+    ``client.Set(l.key, "locked", l.timeout)`` always answers OK, whoever holds
+    the key, so every ``Lock`` succeeds: it overwrites the holder's grant
+    instead of waiting for it (LOCK-1, LOCK-9, and every clause that needs a
+    held lock to be refused). ``Unlock`` is ``client.Del(l.key)``: it deletes
+    whatever grant is there, and reports success (nil error) even when the
+    caller held nothing (LOCK-3, LOCK-4).
+    """
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        # go-redis sends PX for a duration that is not whole seconds: same here.
+        self._r.set(key, "locked", px=_ms(ttl))
+        return Handle(key, "locked")
+
+    def release(self, handle: Handle) -> bool:
+        self._r.delete(handle.key)
+        return True  # Unlock returns Del(...).Err(): nil whenever Redis answered
+
+
+class SeedSetnx(RedisLock):
+    """Seed question 17 (also 20 and 29): ``SETNX key "locked" expiration``, ``DEL`` to unlock.
+
+    Acquiring is right: SET NX with an expiry. Releasing is not: every holder
+    writes the same value "locked", so ``Unlock`` cannot tell its own grant
+    from the next holder's, and its unconditional ``DEL`` frees a lock that
+    another client was granted after the caller's grant ran out (LOCK-3). It
+    also reports success when the caller held nothing (LOCK-4).
+    """
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        if self._r.set(key, "locked", nx=True, px=_ms(ttl)):
+            return Handle(key, "locked")
+        return None
+
+    def release(self, handle: Handle) -> bool:
+        self._r.delete(handle.key)
+        return True  # Unlock returns Del(...).Err(): nil whenever Redis answered
+
+
+# ------------------------------------------------------------ release mistakes
+
+
+class GetThenDel(RedisLock):
+    """The check-then-act release: GET the value, compare, then DEL, in two round trips.
+
+    The usual "fix" for the seeds' unconditional DEL, found in many blog
+    posts before the Lua script of the Redis docs. Between the GET and the DEL
+    the client may pause (GC, a slow network: the fault model allows any
+    delay); if the grant runs out meanwhile and another client is granted the
+    lock, the DEL deletes the new holder's grant (LOCK-3). The pause is
+    modelled as a fixed 1.0 s so that the race is lost every time.
+    """
+
+    #: The pause between GET and DEL: as long as a 1 s grant, so the race is always lost.
+    PAUSE = 1.0
+
+    def release(self, handle: Handle) -> bool:
+        if self._r.get(handle.key) != handle.value.encode():
+            return False
+        time.sleep(self.PAUSE)
+        self._r.delete(handle.key)
+        return True
+
+
+class ReleaseNoop(RedisLock):
+    """A release that reports success and does nothing.
+
+    What a wrapper ends up doing when its release swallows errors (``except
+    Exception: pass; return True``) or releases on a different connection or
+    key than it acquired on. The lock stays held until its TTL runs out
+    (LOCK-2, LOCK-10), and a second release still says True (LOCK-4).
+    """
+
+    def release(self, handle: Handle) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------- TTL mistakes
+
+
+class NoTtl(RedisLock):
+    """SET NX with no expiry: the TTL argument is accepted and ignored.
+
+    The pre-2.6.12 recipe ``SETNX key value`` (the expiry set by a separate
+    EXPIRE that is then forgotten, or never reached because the client died
+    between the two calls). A grant lasts until someone releases it, so a
+    holder that dies blocks everyone forever (LOCK-7) and a short TTL is
+    neither honoured nor refused (LOCK-6).
+    """
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        value = secrets.token_hex(16)
+        if self._r.set(key, value, nx=True):
+            return Handle(key, value)
+        return None
+
+
+class TruncatedTtl(RedisLock):
+    """``SET key value NX EX int(ttl)``: the TTL cut down to whole seconds.
+
+    Written by someone who read ``EX seconds`` in the SET docs and passed a
+    float TTL through ``int()``. A 1.5 s grant lasts 1 s (LOCK-5); a 0.4 s TTL
+    becomes ``EX 0``, which Redis refuses with "invalid expire time", a
+    ResponseError rather than the ValueError LOCK-6 allows.
+    """
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        value = secrets.token_hex(16)
+        if self._r.set(key, value, nx=True, ex=int(ttl)):
+            return Handle(key, value)
+        return None
+
+
+# ------------------------------------------------------------ waiting mistakes
+
+
+class EarlyTimeout(RedisLock):
+    """A blocking acquire that counts tries instead of watching the clock, and gives up early.
+
+    It makes ``timeout / RETRY_DELAY`` tries, but sleeps half of RETRY_DELAY
+    between them (the sleep was shortened "to notice a release sooner" and the
+    count was never updated), so it returns None at about half its timeout
+    (LOCK-8). Counting tries is the mistake: it can also never account for
+    round trips.
+    """
+
+    RETRY_DELAY = 0.1
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+        _check(ttl, timeout)
+        tries = max(1, int(timeout / self.RETRY_DELAY))
+        for i in range(tries):
+            handle = self.try_acquire(self.key(name), ttl)
+            if handle is not None:
+                return handle
+            if i + 1 < tries:
+                time.sleep(self.RETRY_DELAY / 2)
+        return None
+
+
+class FalsyTimeout(RedisLock):
+    """``timeout = timeout or DEFAULT_TIMEOUT``: a zero timeout becomes the default wait.
+
+    The Python idiom for "use the default when none is given" treats 0 as
+    missing, so the non-blocking ``acquire(name, ttl, 0)`` of a held lock
+    waits DEFAULT_TIMEOUT seconds before it returns None (LOCK-9).
+    """
+
+    DEFAULT_TIMEOUT = 5.0
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+        return super().acquire(name, ttl, timeout or self.DEFAULT_TIMEOUT)
+
+
+# KEYS[1] lock key, KEYS[2] the waiters' queue; ARGV[1] the caller's ticket, ARGV[2] ttl in ms.
+# Returns 1 when the ticket is first in the queue and the lock was free: the
+# caller now holds the lock (value = ticket) and its ticket left the queue. Else 0.
+_FAIR_TRY = """
+if redis.call('LINDEX', KEYS[2], 0) == ARGV[1]
+        and redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    redis.call('LPOP', KEYS[2])
+    return 1
+end
+return 0
+"""
+
+
+class FairQueueLeak(RedisLock):
+    """A first-come-first-served lock whose waiters never leave the queue when they give up.
+
+    Each acquire appends a ticket to a Redis list and may take the lock only
+    when its ticket is first. A granted ticket is popped; a ticket whose
+    acquire timed out is not (Redisson's fair lock needs a whole timeout
+    mechanism to remove such tickets). The abandoned ticket stays first for
+    ever, so after the holder releases, no one else is ever granted the lock
+    (LOCK-10).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._fair_try = self._r.register_script(_FAIR_TRY)
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+        _check(ttl, timeout)
+        key, queue = self.key(name), self.key(name) + ":queue"
+        ticket = secrets.token_hex(16)
+        self._r.rpush(queue, ticket)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._fair_try(keys=[key, queue], args=[ticket, _ms(ttl)]):
+                return Handle(key, ticket)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None  # the mistake: the ticket stays in the queue
+            time.sleep(min(_RETRY, left))
+
+
+class IgnoresName(RedisLock):
+    """One key for every lock name: the seeds' ``NewRedisLock(client, "my-lock", ...)``.
+
+    A lock object built around a fixed key, wrapped behind an interface that
+    takes a name and drops it. Holding any lock blocks every other (LOCK-11).
+    """
+
+    def key(self, name: str) -> str:
+        return self._ns + "my-lock"
+
+
+# ----------------------------------------------------------- fencing mistakes
+
+
+class RandomToken(RedisLock):
+    """The grant's random owner value offered as its fencing token.
+
+    A Redlock-style lock has a random value per grant and no counter; an
+    implementation asked for a fencing token returns that value as a number.
+    It identifies the grant, but it does not increase: a later grant can carry
+    a smaller token, and a fenced resource then rejects the current holder or
+    accepts a stale one (LOCK-12).
+    """
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        value = secrets.token_hex(8)
+        if self._r.set(key, value, nx=True, px=_ms(ttl)):
+            return Handle(key, value, int(value, 16))
+        return None
+
+
+# KEYS[1] lock key, KEYS[2] counter; ARGV[1] owner value, ARGV[2] ttl in ms.
+# Returns the counter's value (0 when unset) as the new grant's token, or nil when held.
+_TOKEN_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+return false
+"""
+
+# KEYS[1] lock key, KEYS[2] counter; ARGV[1] owner value.
+# Returns 1 when the caller held the lock: it is deleted and the counter moves on. Else 0.
+_TOKEN_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    redis.call('INCR', KEYS[2])
+    return 1
+end
+return 0
+"""
+
+
+class TokenOnRelease(RedisLock):
+    """A fencing counter that moves on at release, like a version bumped on commit.
+
+    The token is the counter's value when the grant starts, and a release
+    increments it. A grant that runs out is never released, so the next grant
+    gets the same token (LOCK-12), and a paused holder's stale write carries a
+    token equal to the new holder's, which a fenced resource accepts (LOCK-13).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._token_acquire = self._r.register_script(_TOKEN_ACQUIRE)
+        self._token_release = self._r.register_script(_TOKEN_RELEASE)
+
+    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+        value = secrets.token_hex(16)
+        token = self._token_acquire(keys=[key, key + ":fence"], args=[value, _ms(ttl)])
+        return None if token is None else Handle(key, value, int(token))
+
+    def release(self, handle: Handle) -> bool:
+        keys = [handle.key, handle.key + ":fence"]
+        return bool(self._token_release(keys=keys, args=[handle.value]))
+
+
+# ------------------------------------------------------------ extend mistakes
+
+
+class UnconditionalExtend(RedisLock):
+    """Extend as a bare ``PEXPIRE key ttl``, without checking who holds the key.
+
+    The extend counterpart of the seeds' unconditional DEL. Through a stale
+    handle it prolongs whichever grant is there now, the next holder's, and
+    reports success (LOCK-15).
+    """
+
+    def extend(self, handle: Handle, ttl: float) -> bool:
+        _check(ttl, 0)
+        return bool(self._r.pexpire(handle.key, _ms(ttl)))
+
+
+class ExtendNoop(RedisLock):
+    """An extend that reports success and does nothing.
+
+    What a "watchdog" ends up as when its renewal is scheduled on a thread
+    that never runs, or when an adapter maps extend to a method of the wrong
+    object. The grant still ends at its original TTL (LOCK-14), and extend
+    through a released handle says True (LOCK-15).
+    """
+
+    def extend(self, handle: Handle, ttl: float) -> bool:
+        _check(ttl, 0)
+        return True
+
+
+# -------------------------------------------------------------- not distributed
+
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+@dataclass
+class ThreadHandle:
+    lock: threading.Lock
+    released: bool = False
+
+
+class ThreadLock:
+    """A process-local ``threading.Lock`` per name, presented as a distributed lock.
+
+    It passes every test run with threads in one process, so it looks done;
+    but each process has its own table of locks, so clients in different
+    processes are all granted the same name at once (LOCK-1). Like
+    threading.Lock, it has no notion of a TTL: a grant lasts until it is
+    released, however short the TTL asked for (LOCK-6).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._ns = ctx.namespace
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> ThreadHandle | None:
+        _check(ttl, timeout)
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault(self._ns + name, threading.Lock())
+        got = lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(blocking=False)
+        return ThreadHandle(lock) if got else None
+
+    def release(self, handle: ThreadHandle) -> bool:
+        if handle.released:
+            return False
+        handle.released = True
+        handle.lock.release()
+        return True
+
+
+# ------------------------------------------------------------------ factories
+
+
+def _redis(ctx: Context, cls: type[RedisLock], capabilities: set[str]) -> Implementation:
+    summary = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+    return Implementation(
+        client=lambda: cls(ctx),
+        capabilities=frozenset({"distributed", *capabilities}),
+        needs=frozenset({"redis"}),
+        package="distconform",
+        description=f"known-bad: {summary}",
+    )
+
+
+def seed_set(ctx: Context) -> Implementation:
+    """Seed question 5: SET without NX."""
+    return _redis(ctx, SeedSet, set())
+
+
+def seed_setnx(ctx: Context) -> Implementation:
+    """Seed question 17: SETNX, then an unconditional DEL."""
+    return _redis(ctx, SeedSetnx, set())
+
+
+def get_then_del(ctx: Context) -> Implementation:
+    """GET, compare, DEL: two round trips."""
+    return _redis(ctx, GetThenDel, set())
+
+
+def release_noop(ctx: Context) -> Implementation:
+    """Release does nothing."""
+    return _redis(ctx, ReleaseNoop, set())
+
+
+def no_ttl(ctx: Context) -> Implementation:
+    """SET NX without expiry."""
+    return _redis(ctx, NoTtl, set())
+
+
+def truncated_ttl(ctx: Context) -> Implementation:
+    """SET NX EX int(ttl)."""
+    return _redis(ctx, TruncatedTtl, set())
+
+
+def early_timeout(ctx: Context) -> Implementation:
+    """Gives up at half its timeout."""
+    return _redis(ctx, EarlyTimeout, set())
+
+
+def falsy_timeout(ctx: Context) -> Implementation:
+    """timeout 0 means the default wait."""
+    return _redis(ctx, FalsyTimeout, set())
+
+
+def fair_queue_leak(ctx: Context) -> Implementation:
+    """FIFO waiters whose tickets outlive their timeout."""
+    return _redis(ctx, FairQueueLeak, set())
+
+
+def ignores_name(ctx: Context) -> Implementation:
+    """One key for every name."""
+    return _redis(ctx, IgnoresName, set())
+
+
+def random_token(ctx: Context) -> Implementation:
+    """A random fencing token."""
+    return _redis(ctx, RandomToken, {"fencing"})
+
+
+def token_on_release(ctx: Context) -> Implementation:
+    """A fencing counter that moves on at release only."""
+    return _redis(ctx, TokenOnRelease, {"fencing"})
+
+
+def unconditional_extend(ctx: Context) -> Implementation:
+    """Extend is a bare PEXPIRE."""
+    return _redis(ctx, UnconditionalExtend, {"extend"})
+
+
+def extend_noop(ctx: Context) -> Implementation:
+    """Extend does nothing."""
+    return _redis(ctx, ExtendNoop, {"extend"})
+
+
+def thread_lock(ctx: Context) -> Implementation:
+    """A threading.Lock claimed to be distributed."""
+    return Implementation(
+        client=lambda: ThreadLock(ctx),
+        capabilities=frozenset({"distributed"}),
+        package="distconform",
+        description="known-bad: a process-local threading.Lock presented as distributed",
+    )
+
+
+# ------------------------------------------------------------------ catalogue
+
+
+def _entry(factory: Callable[[Context], Implementation], cls: type[Any], *breaks: str) -> KnownBad:
+    return KnownBad(
+        name=factory.__name__,
+        mechanism="lock",
+        spec=f"{__name__}:{factory.__name__}",
+        breaks=breaks,
+        why=inspect.cleandoc(cls.__doc__ or ""),
+    )
+
+
+#: Every known-bad lock and the clauses the conformance tests must fail for it.
+KNOWN_BAD: list[KnownBad] = [
+    _entry(
+        seed_set,
+        SeedSet,
+        "LOCK-1",
+        "LOCK-3",
+        "LOCK-4",
+        "LOCK-5",
+        "LOCK-6",
+        "LOCK-8",
+        "LOCK-9",
+        "LOCK-10",
+        "LOCK-11",
+    ),
+    _entry(seed_setnx, SeedSetnx, "LOCK-3", "LOCK-4"),
+    _entry(get_then_del, GetThenDel, "LOCK-3"),
+    _entry(release_noop, ReleaseNoop, "LOCK-2", "LOCK-4", "LOCK-10"),
+    _entry(no_ttl, NoTtl, "LOCK-6", "LOCK-7"),
+    _entry(truncated_ttl, TruncatedTtl, "LOCK-5", "LOCK-6"),
+    _entry(early_timeout, EarlyTimeout, "LOCK-8"),
+    _entry(falsy_timeout, FalsyTimeout, "LOCK-9"),
+    _entry(fair_queue_leak, FairQueueLeak, "LOCK-10"),
+    _entry(ignores_name, IgnoresName, "LOCK-11"),
+    _entry(random_token, RandomToken, "LOCK-12"),
+    _entry(token_on_release, TokenOnRelease, "LOCK-12", "LOCK-13"),
+    _entry(unconditional_extend, UnconditionalExtend, "LOCK-15"),
+    _entry(extend_noop, ExtendNoop, "LOCK-14", "LOCK-15"),
+    _entry(thread_lock, ThreadLock, "LOCK-1", "LOCK-6"),
+]

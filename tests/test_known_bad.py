@@ -1,0 +1,116 @@
+"""The suite's own test: every known-bad implementation fails the clauses it declares it breaks.
+
+Per mechanism, one child pytest runs that mechanism's conformance tests against
+every known-bad implementation at once and writes report.json; the tests here
+read it. A clause that no known-bad implementation fails would have no teeth.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from distconform import clauses, mechanisms
+from distconform.known_bad import KnownBad, catalogue
+
+Outcomes = dict[tuple[str, str], dict[str, Any]]
+KNOWN_BAD = catalogue()
+MECHS = sorted({k.mechanism for k in KNOWN_BAD})
+BROKEN = ("fail", "error")
+#: The lock run takes about four minutes (233-241 s) on a 2-core machine, the
+#: LRU run about ten seconds; this bound only stops a hung run.
+RUN_TIMEOUT = 900
+
+
+@pytest.fixture(scope="module")
+def outcomes_by_mech(
+    tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]
+) -> dict[str, Outcomes]:
+    """Child runs happen lazily, once per mechanism, so `-k lru` runs only the LRU one."""
+
+    class Lazy(dict[str, Outcomes]):
+        def __missing__(self, mech: str) -> Outcomes:
+            self[mech] = _run(mech, tmp_path_factory, child_env)
+            return self[mech]
+
+    return Lazy()
+
+
+def _run(mech: str, tmp: pytest.TempPathFactory, env: dict[str, str]) -> Outcomes:
+    """(implementation spec, clause) -> the report's result row, from one child run."""
+    out = tmp.mktemp(f"known_bad_{mech}")
+    impls = [
+        arg for k in KNOWN_BAD if k.mechanism == mech for arg in ("--impl", f"{mech}={k.spec}")
+    ]
+    cmd = [
+        sys.executable, "-m", "pytest", str(mechanisms.get(mech).conformance_path),
+        *impls, "--dc-report-dir", str(out), "-q", "-p", "no:cacheprovider",
+        "--import-mode=importlib",
+    ]  # fmt: skip
+    try:
+        run = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=out
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the {mech} conformance run did not finish within {RUN_TIMEOUT} s: {exc}")
+    # 1 is "some tests failed", which is the point; anything else is a broken run.
+    assert run.returncode in (0, 1), (
+        f"{mech} conformance run exited {run.returncode}\n{run.stdout[-4000:]}\n"
+        f"{run.stderr[-4000:]}"
+    )
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return {(r["implementation"], r["clause"]): r for r in data["results"]}
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+@pytest.mark.parametrize("bad", KNOWN_BAD, ids=[f"{k.mechanism}-{k.name}" for k in KNOWN_BAD])
+def test_known_bad_fails_its_clauses(bad: KnownBad, outcomes_by_mech: dict[str, Outcomes]) -> None:
+    """Each clause a known-bad implementation declares it breaks ends as fail or error."""
+    rows = {
+        cid: r for (impl, cid), r in outcomes_by_mech[bad.mechanism].items() if impl == bad.spec
+    }
+    assert rows, f"{bad.spec} is missing from the report"
+    escaped = {
+        cid: rows[cid]["outcome"] if cid in rows else "not-run"
+        for cid in bad.breaks
+        if cid not in rows or rows[cid]["outcome"] not in BROKEN
+    }
+    assert not escaped, (
+        f"{bad.name} was not caught: "
+        + ", ".join(f"{cid} ended {o!r}" for cid, o in sorted(escaped.items()))
+        + f"\nwhy it is wrong: {bad.why}"
+    )
+    # A known-bad that passes nothing may be failing for a reason of its own
+    # (an import error, a missing server) rather than for its mistake.
+    assert any(r["outcome"] == "pass" for r in rows.values()), (
+        f"{bad.name} passed no clause: it does not run at all; "
+        + "; ".join(f"{c}: {r['message'][:200]}" for c, r in sorted(rows.items()))
+    )
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+@pytest.mark.parametrize("mech", MECHS)
+def test_every_clause_is_broken_by_a_known_bad(
+    mech: str, outcomes_by_mech: dict[str, Outcomes]
+) -> None:
+    """Each clause of the mechanism's spec is declared broken by, and fails for, some known-bad."""
+    outcomes = outcomes_by_mech[mech]
+    toothless = [
+        c.id
+        for c in clauses.load(mech)
+        if not any(
+            c.id in k.breaks and outcomes.get((k.spec, c.id), {}).get("outcome") in BROKEN
+            for k in KNOWN_BAD
+            if k.mechanism == mech
+        )
+    ]
+    assert not toothless, f"no known-bad {mech} implementation is caught by {', '.join(toothless)}"
+
+
+def test_every_mechanism_has_known_bad_implementations() -> None:
+    """Each mechanism the suite knows has a known-bad catalogue."""
+    assert set(MECHS) == set(mechanisms.MECHANISMS)
