@@ -46,6 +46,18 @@ MECHANISMS: dict[str, Mechanism] = {
             references=("memory", "redis", "mysql"),
             capabilities=("distributed", "extend", "fencing", "injectable-clock"),
         ),
+        Mechanism(
+            name="lru",
+            methods=("configure", "get", "put", "delete"),
+            capability_methods={
+                "contains": ("contains",),
+                "size": ("size",),
+                "peek": ("peek",),
+                "keys": ("keys",),
+            },
+            references=("memory", "redis"),
+            capabilities=("contains", "size", "peek", "keys", "thread-safe", "shared"),
+        ),
     ]
 }
 

@@ -1,0 +1,353 @@
+"""Adapters for third-party LRU caches, and for Redis's own ``allkeys-lru`` eviction.
+
+Registered names (pyproject ``distconform.implementations``):
+
+=====================  ==========================================================
+``cachetools``         ``cachetools.LRUCache``
+``lru-dict``           ``lru.LRU`` (a C extension)
+``boltons``            ``boltons.cacheutils.LRU``
+``pylru``              ``pylru.lrucache``
+``functools``          ``functools.lru_cache`` around a loader function
+``redis-allkeys-lru``  a private ``redis-server`` with ``maxmemory-policy allkeys-lru``
+=====================  ==========================================================
+
+How the suite's interface (spec/lru.md) maps onto each library, the same way
+for all of them:
+
+- ``configure(capacity)`` builds the library's cache with the capacity handed
+  over unchanged: the adapter never checks it, so LRU-8 judges the library.
+- ``get`` is the library's own lookup (the one that counts as a use), ``put``
+  its item assignment, ``delete`` its ``pop``. An observer capability is
+  declared only where the library offers that observer; whether it really
+  leaves the order alone is for LRU-9 to LRU-12 to find out.
+- Each client is a cache of its own: these are in-process objects, not a
+  service several clients share, so none declares ``shared``.
+- ``thread-safe`` is declared only where the library's documentation promises
+  it: boltons ("the LRU has threadsafety built in") and functools ("The cache
+  is threadsafe"). cachetools says its caches are not thread-safe; lru-dict
+  and pylru promise nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from distconform.api import Context, Implementation
+from distconform.backends import PrivateRedis, redis_client
+from distconform.errors import BackendUnavailable
+from distconform.reference.lru.memory import capacity_mismatch
+from distconform.thirdparty import _require
+
+__all__ = [
+    "boltons",
+    "cachetools",
+    "functools_lru_cache",
+    "lru_dict",
+    "pylru",
+    "redis_allkeys_lru",
+]
+
+_MISSING = object()
+
+
+class MappingLRUClient:
+    """A library cache that behaves as a mapping: ``get``, ``[k] = v``, ``pop``, ``in``, ``len``.
+
+    ``make(capacity)`` builds the library's cache; ``list_keys(cache)`` lists
+    its keys (iteration, unless the library only offers ``keys()``).
+    """
+
+    def __init__(
+        self,
+        make: Callable[[Any], Any],
+        list_keys: Callable[[Any], list[str]] = list,
+    ) -> None:
+        self._make = make
+        self._list_keys = list_keys
+        self._cache: Any = None
+
+    def configure(self, capacity: int) -> None:
+        self._cache = self._make(capacity)
+
+    def get(self, key: str) -> str | None:
+        value: str | None = self._cache.get(key)
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._cache[key] = value
+
+    def delete(self, key: str) -> bool:
+        return self._cache.pop(key, _MISSING) is not _MISSING
+
+    def contains(self, key: str) -> bool:
+        return key in self._cache
+
+    def size(self) -> int:
+        return len(self._cache)
+
+    def keys(self) -> list[str]:
+        return list(self._list_keys(self._cache))
+
+
+class PylruClient(MappingLRUClient):
+    """``pylru.lrucache``, which also documents ``peek`` ("without affecting the order")."""
+
+    def peek(self, key: str) -> str | None:
+        if key not in self._cache:
+            return None
+        value: str = self._cache.peek(key)
+        return value
+
+
+def _mapping(
+    package: str,
+    description: str,
+    make: Callable[[Any], Any],
+    capabilities: frozenset[str],
+    client: type[MappingLRUClient] = MappingLRUClient,
+    list_keys: Callable[[Any], list[str]] = list,
+) -> Implementation:
+    return Implementation(
+        client=lambda: client(make, list_keys),
+        capabilities=capabilities,
+        package=package,
+        description=description,
+    )
+
+
+def cachetools(ctx: Context) -> Implementation:
+    """``cachetools.LRUCache(maxsize)``; ``in``, ``len`` and iteration do not reorder."""
+    lib = _require("cachetools", "cachetools")
+    return _mapping(
+        "cachetools",
+        "cachetools.LRUCache (pure Python, not thread-safe)",
+        lib.LRUCache,
+        frozenset({"contains", "size", "keys"}),
+    )
+
+
+def lru_dict(ctx: Context) -> Implementation:
+    """``lru.LRU(size)``: ``get`` reorders, ``keys()`` lists "in MRU order"; no ``peek(key)``."""
+    lib = _require("lru", "lru-dict")
+    return _mapping(
+        "lru-dict",
+        "lru-dict's lru.LRU (C extension)",
+        lib.LRU,
+        frozenset({"contains", "size", "keys"}),
+        list_keys=lambda cache: cache.keys(),
+    )
+
+
+def boltons(ctx: Context) -> Implementation:
+    """``boltons.cacheutils.LRU(max_size=...)``: a dict subclass with an RLock."""
+    lib = _require("boltons.cacheutils", "boltons")
+    return _mapping(
+        "boltons",
+        "boltons.cacheutils.LRU (dict subclass, RLock)",
+        lambda capacity: lib.LRU(max_size=capacity),
+        frozenset({"contains", "size", "keys", "thread-safe"}),
+    )
+
+
+def pylru(ctx: Context) -> Implementation:
+    """``pylru.lrucache(size)``: ``peek``, ``in`` and ``keys()`` are documented not to reorder."""
+    lib = _require("pylru", "pylru")
+    return _mapping(
+        "pylru",
+        "pylru.lrucache (pure Python, circular linked list)",
+        lib.lrucache,
+        frozenset({"contains", "size", "peek", "keys"}),
+        client=PylruClient,
+    )
+
+
+# ------------------------------------------------------------------ functools
+
+
+class FunctoolsClient:
+    """``functools.lru_cache(maxsize=capacity)`` around a loader: the cache *is* the store.
+
+    A put calls the memoized loader with the key while this thread's pending
+    value is the one to store, so the call caches it. A get calls the loader
+    with nothing pending: a cached key is a hit; otherwise the loader raises
+    KeyError, which lru_cache does not cache, so a miss stores nothing.
+
+    What lru_cache cannot do shows as such: a put of a cached key is a hit
+    that keeps the old value (it has no way to replace one entry, LRU-5), and
+    ``delete`` raises NotImplementedError (it can only ``cache_clear()`` all).
+    """
+
+    def __init__(self) -> None:
+        self._pending = threading.local()
+        self._load: Any = None
+
+    def configure(self, capacity: int) -> None:
+        @functools.lru_cache(maxsize=capacity)
+        def load(key: str) -> str:
+            pending = getattr(self._pending, "item", None)
+            if pending is None or pending[0] != key:
+                raise KeyError(key)
+            value: str = pending[1]
+            return value
+
+        self._load = load
+
+    def get(self, key: str) -> str | None:
+        try:
+            value: str = self._load(key)
+        except KeyError:
+            return None
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._pending.item = (key, value)
+        try:
+            self._load(key)
+        finally:
+            self._pending.item = None
+
+    def delete(self, key: str) -> bool:
+        raise NotImplementedError(
+            "functools.lru_cache cannot forget one entry; it only has cache_clear()"
+        )
+
+    def size(self) -> int:
+        return int(self._load.cache_info().currsize)
+
+
+def functools_lru_cache(ctx: Context) -> Implementation:
+    """The standard library's ``functools.lru_cache``."""
+    return Implementation(
+        client=FunctoolsClient,
+        capabilities=frozenset({"size", "thread-safe"}),
+        package=None,
+        description="functools.lru_cache around a loader (standard library)",
+    )
+
+
+# ---------------------------------------------------------- redis allkeys-lru
+
+#: Bytes of padding in front of every value. Redis counts bytes, not entries:
+#: each entry is made about 1 MB so that the capacity in entries becomes a
+#: byte budget, and a connection's own buffers (measured at about 60 KB, which
+#: Redis counts against ``maxmemory`` too) stay a small part of one entry.
+#: Just under 1 MiB, so the value fills one allocator size class.
+_PAD = 1_000_000
+
+# Store ARGV[1] behind _PAD dots, built on the server: a 1 MB argument would
+# grow the connection's query buffer, which Redis also counts as used memory.
+# KEYS[1]  the key
+# ARGV[1]  the value           ARGV[2]  the padding length
+# returns  OK
+_PUT = """
+return redis.call('SET', KEYS[1], string.rep('.', tonumber(ARGV[2])) .. ARGV[1])
+"""
+
+
+class AllkeysServer:
+    """The private ``redis-server`` of one implementation: started by the first client."""
+
+    def __init__(self) -> None:
+        self._server: PrivateRedis | None = None
+        self._capacity: int | None = None
+        self._lock = threading.Lock()
+
+    def url(self) -> str:
+        with self._lock:
+            if self._server is None:
+                if not PrivateRedis.available():
+                    raise BackendUnavailable(
+                        "redis-allkeys-lru starts its own redis-server: put redis-server on PATH"
+                    )
+                server = PrivateRedis(args=("--maxmemory-policy", "allkeys-lru"))
+                server.start()
+                self._server = server
+            return self._server.url
+
+    def budget(self, r: Any, capacity: int, probe: str) -> None:
+        """Set ``maxmemory`` to what ``capacity`` entries take, measured on a probe entry."""
+        with self._lock:
+            if self._capacity is not None:
+                if self._capacity != capacity:
+                    raise capacity_mismatch(self._capacity, capacity)
+                return
+            r.config_set("maxmemory", 0)  # no eviction while measuring
+            before = int(r.info("memory")["used_memory"])
+            r.eval(_PUT, 1, probe, "", _PAD)
+            entry = int(r.info("memory")["used_memory"]) - before
+            r.delete(probe)
+            # Half an entry of slack: the measurement moves by a few hundred
+            # bytes, and a budget that just fits N entries must not hold N - 1.
+            r.config_set("maxmemory", before + capacity * entry + entry // 2)
+            self._capacity = capacity
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+
+
+class AllkeysLRUClient:
+    """A cache client over Redis's own approximated LRU eviction (``allkeys-lru``).
+
+    Redis samples ``maxmemory-samples`` (5) keys and evicts the one idle
+    longest, with idle times kept in whole seconds; nothing here corrects that.
+    ``contains`` is EXISTS, ``size`` DBSIZE and ``keys`` SCAN: Redis looks
+    these up without touching a key's idle time. It has no such read for a
+    value before 7.2 (``CLIENT NO-TOUCH``), so no ``peek``.
+    """
+
+    def __init__(self, server: AllkeysServer, namespace: str) -> None:
+        self._server = server
+        self._ns = namespace
+        self._prefix = f"{namespace}k:"
+        self._r = redis_client(server.url(), decode_responses=True)
+
+    def configure(self, capacity: int) -> None:
+        # The probe is outside the entries' prefix, so no key can collide with it.
+        self._server.budget(self._r, capacity, f"{self._ns}probe")
+
+    def get(self, key: str) -> str | None:
+        # GETRANGE is a read that touches the key; from _PAD - 1 it returns one
+        # dot before the value, and "" for an absent key.
+        got: str = self._r.getrange(self._prefix + key, _PAD - 1, -1)
+        return got[1:] if got else None
+
+    def put(self, key: str, value: str) -> None:
+        self._r.eval(_PUT, 1, self._prefix + key, value, _PAD)
+
+    def delete(self, key: str) -> bool:
+        return bool(self._r.delete(self._prefix + key))
+
+    def contains(self, key: str) -> bool:
+        return bool(self._r.exists(self._prefix + key))
+
+    def size(self) -> int:
+        # The private server holds nothing but this cache.
+        return int(self._r.dbsize())
+
+    def keys(self) -> list[str]:
+        n = len(self._prefix)
+        return [k[n:] for k in self._r.scan_iter(match=f"{self._prefix}*", count=1000)]
+
+    def close(self) -> None:
+        self._r.close()
+
+
+def redis_allkeys_lru(ctx: Context) -> Implementation:
+    """Redis's ``allkeys-lru`` on a private server, which ``close`` stops.
+
+    ``configure(capacity)`` turns entries into bytes: ``maxmemory`` becomes the
+    memory in use plus ``capacity`` times one padded entry's measured size.
+    """
+    server = AllkeysServer()
+    return Implementation(
+        client=lambda: AllkeysLRUClient(server, ctx.namespace),
+        capabilities=frozenset({"shared", "thread-safe", "contains", "size", "keys"}),
+        close=server.stop,
+        description="Redis maxmemory-policy allkeys-lru (approximated, bytes), private server",
+    )

@@ -1,0 +1,1 @@
+"""Reference implementations of the LRU cache (spec/lru.md)."""

@@ -1,0 +1,152 @@
+"""Redis LRU cache: one exact recency order shared by every client of one server.
+
+Scope: one Redis server, any number of clients in any number of processes
+(capability ``shared``). The cache lives in four keys under ``ctx.namespace``:
+
+=====================  ======  ==============================================
+``{ns}lru:values``     hash    key -> value
+``{ns}lru:recency``    zset    key -> stamp of its last use (higher is newer)
+``{ns}lru:clock``      string  counter: each use takes the next stamp (INCR)
+``{ns}lru:capacity``   string  the capacity, fixed by the first configure
+=====================  ======  ==============================================
+
+Why stamps from a counter and not from the clock: the server runs one script
+at a time, so the counter orders uses exactly as they happened, across all
+clients; two uses within one clock tick would tie, and a tie is an arbitrary
+eviction (Redis's own ``allkeys-lru`` keeps idle times in whole seconds for
+the same reason, and evicts arbitrarily among keys used within one second).
+
+Every operation that changes the cache is one Lua script, so no other
+client's command comes between reading the recency order and changing it.
+Observers are single read commands and touch no stamp.
+
+Non-goals: replication, clusters, durability across a restart, memory bounds
+(capacity counts entries). See spec/lru.md, "Non-guarantees".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distconform.api import Context, Implementation
+from distconform.backends import redis_client
+from distconform.errors import BackendUnavailable
+from distconform.reference.lru.memory import capacity_mismatch, check_capacity
+
+__all__ = ["RedisLRUClient", "factory"]
+
+GET = """
+-- A hit: return the value and make the key the most recently used.
+-- KEYS[1]  values hash    KEYS[2]  recency zset    KEYS[3]  clock counter
+-- ARGV[1]  the key
+-- returns  the value, or nil when the key is absent (nothing changes then)
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then
+    redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+end
+return value
+"""
+
+PUT = """
+-- Store the value as the most recently used; evict the least recently used
+-- entry when the store made one entry too many.
+-- KEYS[1]  values hash    KEYS[2]  recency zset    KEYS[3]  clock counter
+-- ARGV[1]  the key        ARGV[2]  the value       ARGV[3]  the capacity
+-- returns  the evicted key, or nil when nothing was evicted
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+if redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[3]) then
+    local oldest = redis.call('ZPOPMIN', KEYS[2])[1]
+    redis.call('HDEL', KEYS[1], oldest)
+    return oldest
+end
+return false
+"""
+
+DELETE = """
+-- Remove the key and its stamp.
+-- KEYS[1]  values hash    KEYS[2]  recency zset
+-- ARGV[1]  the key
+-- returns  1 when the key was present, 0 when absent
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+
+class RedisLRUClient:
+    """An LRU cache client over one Redis connection."""
+
+    def __init__(self, redis: Any, namespace: str) -> None:
+        self._redis = redis
+        self._values = f"{namespace}lru:values"
+        self._recency = f"{namespace}lru:recency"
+        self._clock = f"{namespace}lru:clock"
+        self._capacity_key = f"{namespace}lru:capacity"
+        self._capacity: int | None = None
+        self._get = redis.register_script(GET)
+        self._put = redis.register_script(PUT)
+        self._delete = redis.register_script(DELETE)
+
+    def configure(self, capacity: int) -> None:
+        """Fix the shared cache's capacity, or join it if another client fixed the same."""
+        check_capacity(capacity)
+        # SET NX GET: set it if nobody has, and learn what was there, in one step.
+        before = self._redis.set(self._capacity_key, capacity, nx=True, get=True)
+        if before is not None and int(before) != capacity:
+            raise capacity_mismatch(before, capacity)
+        self._capacity = capacity
+
+    def _cap(self) -> int:
+        if self._capacity is None:
+            raise RuntimeError("call configure(capacity) before using the cache")
+        return self._capacity
+
+    def get(self, key: str) -> str | None:
+        self._cap()
+        value: str | None = self._get(keys=[self._values, self._recency, self._clock], args=[key])
+        return value
+
+    def put(self, key: str, value: str) -> None:
+        self._put(keys=[self._values, self._recency, self._clock], args=[key, value, self._cap()])
+
+    def delete(self, key: str) -> bool:
+        self._cap()
+        return bool(self._delete(keys=[self._values, self._recency], args=[key]))
+
+    def contains(self, key: str) -> bool:
+        return bool(self._redis.hexists(self._values, key))
+
+    def size(self) -> int:
+        return int(self._redis.hlen(self._values))
+
+    def peek(self, key: str) -> str | None:
+        value: str | None = self._redis.hget(self._values, key)
+        return value
+
+    def keys(self) -> list[str]:
+        return list(self._redis.hkeys(self._values))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _connect(url: str | None) -> Any:
+    if not url:
+        raise BackendUnavailable("the Redis LRU cache needs a Redis URL: pass --redis-url")
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries, as in the lock reference: a retried put could land twice and
+    # a timed-out call would hang for several socket timeouts.
+    return redis_client(url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+
+
+def factory(ctx: Context) -> Implementation:
+    """The Redis reference LRU cache for ``ctx``; connects only when a client is made."""
+    return Implementation(
+        client=lambda: RedisLRUClient(_connect(ctx.redis_url), ctx.namespace),
+        capabilities=frozenset({"shared", "thread-safe", "contains", "size", "peek", "keys"}),
+        needs=frozenset({"redis"}),
+        package="distconform",
+        description="Redis reference (hash + zset of INCR stamps, one Lua script per change)",
+    )
