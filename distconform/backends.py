@@ -314,18 +314,63 @@ def _container(kind: str) -> tuple[Any, str]:
 
 @dataclass
 class Backends:
-    """The servers of one run: URLs, versions, why one is missing, what to stop."""
+    """The servers of one run: URLs, versions, why one is missing, what to stop.
+
+    A URL given by option or environment is checked at once; a server of our
+    own is started only when a test first needs that kind (:meth:`ensure`).
+    """
 
     redis_url: str | None = None
     mysql_url: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    private: bool = True
+    _tried: set[str] = field(default_factory=set)
+    _docker: bool | None = None
     _owned: list[Any] = field(default_factory=list)
     _masters: list[str] = field(default_factory=list)
 
     def url(self, kind: str) -> str | None:
         return self.redis_url if kind == "redis" else self.mysql_url
+
+    def _use(self, kind: str, url: str, origin: str) -> None:
+        self.versions[kind] = _CHECKS[kind](url)
+        self.origin[kind] = origin
+        setattr(self, f"{kind}_url", url)
+
+    def ensure(self, kind: str) -> str | None:
+        """The URL for ``kind``, starting a server of our own the first time if need be."""
+        if kind in self._tried:
+            return self.url(kind)
+        self._tried.add(kind)
+        if self.url(kind) is not None or not self.private:
+            if self.url(kind) is None:
+                self.missing[kind] = _missing_text(kind)
+            return self.url(kind)
+        try:
+            if self._docker is None:
+                self._docker = _docker_answers()
+            if self._docker:
+                container, url = _container(kind)
+                self._owned.append(container)
+                self._use(kind, url, "testcontainers")
+                return url
+            server: PrivateRedis | PrivateMariaDB | None = None
+            if kind == "redis" and PrivateRedis.available():
+                server = PrivateRedis()
+            elif kind == "mysql" and PrivateMariaDB.available():
+                server = PrivateMariaDB()
+            if server is None:
+                self.missing[kind] = _missing_text(kind)
+                return None
+            self._owned.append(server)
+            server.start()
+            self._use(kind, server.url, "private")
+            return server.url
+        except Exception as exc:
+            self.missing[kind] = f"could not start a {kind} server: {type(exc).__name__}: {exc}"
+            return None
 
     def redis_masters(self, n: int = 3) -> list[str]:
         """URLs of ``n`` independent private Redis servers (for Redlock), started once.
@@ -358,53 +403,34 @@ class Backends:
         self._owned.clear()
 
 
+_CHECKS = {"redis": check_redis, "mysql": check_mysql}
+
+
+def _missing_text(kind: str) -> str:
+    env = ENV_REDIS if kind == "redis" else ENV_MYSQL
+    return f"no {kind} server: pass --{kind}-url or set {env}"
+
+
 def resolve(
     redis_url: str | None = None,
     mysql_url: str | None = None,
     private: bool = True,
+    kinds: tuple[str, ...] = (),
 ) -> Backends:
-    """Find or start every backend; raise :class:`BackendUnavailable` for a bad URL."""
-    b = Backends()
+    """Check the given URLs (a bad one raises :class:`BackendUnavailable`); start ``kinds`` now.
+
+    Other kinds are started later, on first :meth:`Backends.ensure`.
+    """
+    b = Backends(private=private)
     given = {
         "redis": redis_url or os.environ.get(ENV_REDIS) or None,
         "mysql": mysql_url or os.environ.get(ENV_MYSQL) or None,
     }
-    checks = {"redis": check_redis, "mysql": check_mysql}
-    docker = None
-    for kind in ("redis", "mysql"):
-        url = given[kind]
-        origin = "given"
-        if url is None and private:
-            if docker is None:
-                docker = _docker_answers()
-            try:
-                if docker:
-                    container, url = _container(kind)
-                    b._owned.append(container)
-                    origin = "testcontainers"
-                else:
-                    server: _PrivateServer | None = None
-                    if kind == "redis" and PrivateRedis.available():
-                        server = PrivateRedis()
-                    elif kind == "mysql" and PrivateMariaDB.available():
-                        server = PrivateMariaDB()
-                    if server is not None:
-                        b._owned.append(server)
-                        server.start()
-                        url = server.url  # type: ignore[attr-defined]
-                        origin = "private"
-            except Exception as exc:
-                b.missing[kind] = f"could not start a {kind} server: {type(exc).__name__}: {exc}"
-                continue
-        if url is None:
-            b.missing[kind] = (
-                f"no {kind} server: pass --{kind}-url or set "
-                f"{ENV_REDIS if kind == 'redis' else ENV_MYSQL}"
-            )
-            continue
-        b.versions[kind] = checks[kind](url)
-        b.origin[kind] = origin
-        setattr(b, f"{kind}_url", url)
+    for kind, url in given.items():
+        if url is not None:
+            b._use(kind, url, "given")
+    for kind in kinds:
+        b.ensure(kind)
     return b
 
 

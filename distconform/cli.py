@@ -113,7 +113,19 @@ def verify(args: argparse.Namespace) -> int:
     for mech in mechs:
         names = args.impls or list(mech.references)
         chosen += [(mech, resolve(mech, n)) for n in names]
-    b = _backends.resolve(args.redis_url, args.mysql_url)
+    # Start only the servers the chosen implementations need (a factory does
+    # not connect, so building one without URLs is cheap and tells its needs).
+    probe_ctx = _backends.context_for(_backends.Backends())
+    needs: set[str] = set()
+    for _, adapter in chosen:
+        try:
+            needs |= adapter.build(probe_ctx).needs
+        except Exception:
+            needs |= {"redis", "mysql"}  # it could not say: offer everything
+    if "redis-masters" in needs:
+        needs.add("redis")
+    kinds = tuple(k for k in ("redis", "mysql") if k in needs)
+    b = _backends.resolve(args.redis_url, args.mysql_url, kinds=kinds)
     try:
         selected: list[tuple[mechanisms.Mechanism, Adapter]] = []
         for mech, adapter in chosen:

@@ -185,6 +185,14 @@ def impl(request: pytest.FixtureRequest, dc_backends: _backends.Backends) -> Ite
         built = call_with_timeout(lambda: adapter.build(ctx), timeout, f"{adapter.name}: factory")
     except UsageError as exc:
         pytest.exit(str(exc), returncode=2)
+    for need in sorted(built.needs - {"redis-masters"}):
+        dc_backends.ensure(need)
+    if (ctx.redis_url, ctx.mysql_url) != (dc_backends.redis_url, dc_backends.mysql_url):
+        # A server was started for this implementation: build it again with its URL.
+        ctx = dataclasses.replace(
+            ctx, redis_url=dc_backends.redis_url, mysql_url=dc_backends.mysql_url
+        )
+        built = call_with_timeout(lambda: adapter.build(ctx), timeout, f"{adapter.name}: factory")
     if "redis-masters" in built.needs:
         # Redlock-style implementations need several independent servers; the
         # context carries their URLs, so build again now that they exist.
