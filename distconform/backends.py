@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -36,6 +37,7 @@ __all__ = [
     "Backends",
     "PrivateMariaDB",
     "PrivateRedis",
+    "PrivateSentinel",
     "cleanup_namespace",
     "context_for",
     "mysql_connect",
@@ -225,6 +227,44 @@ class PrivateRedis(_PrivateServer):
     @staticmethod
     def available() -> bool:
         return shutil.which("redis-server") is not None
+
+
+class PrivateSentinel(_PrivateServer):
+    """A Redis Sentinel on a free port watching one primary; config in its own folder.
+
+    ``redis-sentinel`` is ``redis-server --sentinel``; either binary will do.
+    ``lines`` are extra ``sentinel ...`` config lines (known replicas and
+    sentinels, timings); Sentinel rewrites the file as the topology changes.
+    """
+
+    name = "sentinel"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.myid = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        self.lines: list[str] = []
+
+    def command(self) -> list[str]:
+        conf = os.path.join(self.dir, "sentinel.conf")
+        if not os.path.exists(conf):  # a restart keeps the rewritten topology
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(
+                    f"port {self.port}\nbind 127.0.0.1\ndaemonize no\ndir {self.dir}\n"
+                    f"logfile {os.path.join(self.dir, 'log')}\nsentinel myid {self.myid}\n"
+                    + "".join(line + "\n" for line in self.lines)
+                )
+        exe = shutil.which("redis-sentinel")
+        if exe:
+            return [exe, conf]
+        return [shutil.which("redis-server") or "redis-server", conf, "--sentinel"]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @staticmethod
+    def available() -> bool:
+        return bool(shutil.which("redis-sentinel") or shutil.which("redis-server"))
 
 
 class PrivateMariaDB(_PrivateServer):

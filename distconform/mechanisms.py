@@ -58,6 +58,28 @@ MECHANISMS: dict[str, Mechanism] = {
             references=("memory", "redis"),
             capabilities=("contains", "size", "peek", "keys", "thread-safe", "shared"),
         ),
+        Mechanism(
+            name="ratelimit",
+            methods=("configure", "hit"),
+            references=("memory", "redis"),
+            capabilities=(
+                "sliding-log",
+                "fixed-window",
+                "sliding-window-counter",
+                "token-bucket",
+                "cost",
+                "rejected-consumes",
+                "distributed",
+                "injectable-clock",
+            ),
+        ),
+        Mechanism(
+            name="twopc",
+            methods=("run", "recover"),
+            capability_methods={"participants": ("participant",)},
+            references=("memory", "mysql"),
+            capabilities=("participants",),
+        ),
     ]
 }
 

@@ -254,7 +254,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     adapter: Adapter = callspec.params["impl"]
     outcome: str | None = None
     message = ""
-    if report.when == "call":
+    if report.skipped and report.when in ("setup", "call"):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        outcome = "n/a" if reason.startswith(NOT_APPLICABLE) else "skipped"
+        message = reason
+    elif report.when == "call":
         if report.passed:
             outcome = "pass"
         elif report.failed:
@@ -265,11 +270,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             message = _message(call)
     elif report.failed:  # setup or teardown broke
         outcome, message = "error", _message(call)
-    elif report.skipped and report.when in ("setup", "call"):
-        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-        reason = reason.removeprefix("Skipped: ")
-        outcome = "n/a" if reason.startswith(NOT_APPLICABLE) else "skipped"
-        message = reason
     if outcome is not None:
         item.config.stash[_RESULTS_KEY].append(
             {

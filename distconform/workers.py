@@ -26,8 +26,11 @@ __all__ = ["Worker", "spawn"]
 
 def _import(target: str) -> Callable[..., Any]:
     module, _, attr = target.partition(":")
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), attr)
-    return fn
+    fn: Any = importlib.import_module(module)
+    # Dotted, as adapters.resolve allows: ``module:Class.factory``.
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    return fn  # type: ignore[no-any-return]
 
 
 def _child(spec: str, ctx_json: dict[str, Any], role: str, args: tuple[Any, ...],

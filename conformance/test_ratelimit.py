@@ -1,0 +1,554 @@
+"""Conformance tests for the rate limiter: spec/ratelimit.md.
+
+Every test names its clauses and, where the clause holds for every
+algorithm, runs once per algorithm the implementation offers (the others are
+not applicable). Each runs against every selected implementation.
+
+Time. An implementation that declares ``injectable-clock`` is rebuilt on a
+fake clock that starts at a multiple of W, so its tests are exact and take no
+time. Any other runs in real time; a request's instant is then only known to
+lie within its call, and a bound fails only when the calls prove it broken
+whatever the instants within them were (:func:`excess`). Waits that set up a
+state add ``MARGIN``.
+
+Fixed windows may be aligned to multiples of W on the implementation's clock
+or anchored at a first request; the tests do not know which. So the bound
+tests use ``K`` keys whose schedules start at staggered phases across one
+window: whatever the alignment, some key's bursts straddle a boundary the way
+each clause needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from distconform.api import Clock, FakeClock, RealClock
+from distconform.plugin import NOT_APPLICABLE, Subject
+from distconform.workers import spawn
+
+MECHANISM = "ratelimit"
+ROLES = "distconform.conformance.ratelimit_roles"
+clause = pytest.mark.clause
+
+ALGORITHMS = ["sliding-log", "fixed-window", "sliding-window-counter", "token-bucket"]
+#: Limit N per window W, in whole seconds: limits counts windows in seconds.
+N, W = 5, 1.0
+#: Token bucket: the same long-run rate N / W and the same burst.
+RATE, BURST = 5.0, 5
+#: The quota a fresh key has, whichever the algorithm: N or b.
+QUOTA = 5
+#: A burst asks for more than the quota, so a limiter that admits one unit too
+#: many has the chance to.
+BURST_HITS = QUOTA + 2
+#: Keys of the bound schedule, their phases spread across one window.
+K = 8
+#: Extra wait before a state is expected, in real time: the calls of a burst
+#: take well under 10 ms each on a local Redis, and a sleep may overrun by a
+#: few ms on a loaded 2-core machine; 0.25 s covers both many times over.
+MARGIN = 0.25
+#: A fake clock's start: a multiple of W, so aligned windows start at time 0.
+FAKE_START = 1000.0
+#: A tick before a boundary on the fake clock: a power of two, exact in binary.
+TICK = 2.0**-10
+#: Fresh-key attempts in real time where a window boundary falling inside a
+#: burst (a few ms in a 1 s window: under 1 %) would excuse a correct limiter;
+#: a limiter fails only when every attempt shows the mistake (under 1e-6).
+ATTEMPTS = 3
+
+
+class Inconclusive(RuntimeError):
+    """A test could not reach the state it needs: reported as error, not as a failed clause."""
+
+
+def expect(condition: object, what: str) -> None:
+    if not condition:
+        raise Inconclusive(f"setup: {what}")
+
+
+def params(algorithm: str, quota: int = QUOTA) -> dict[str, Any]:
+    """The suite's parameters for ``algorithm``, with ``quota`` as N (or b, and r = b / W)."""
+    if algorithm == "token-bucket":
+        return {"rate": quota / W, "burst": quota}
+    return {"limit": quota, "window": W}
+
+
+def idle(algorithm: str) -> float:
+    """The idle period after which the full quota is back (spec: Conventions)."""
+    return {"sliding-window-counter": 2 * W, "token-bucket": BURST / RATE}.get(algorithm, W)
+
+
+def bound(algorithm: str, span: float, quota: int = QUOTA) -> float:
+    """The most units the algorithm may admit in an interval of length ``span`` on one key.
+
+    For the window algorithms, units whose instants are less than W apart lie
+    in one interval of length W (the window at t is ``(t - W, t]``).
+    """
+    if algorithm == "token-bucket":
+        return quota + quota / W * span
+    if span >= W:
+        return float("inf")
+    return {"sliding-log": quota, "fixed-window": 2 * quota}.get(algorithm, 2 * quota - 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One hit: key, cost, when the call started and returned (offsets), and the answer."""
+
+    key: str
+    cost: int
+    start: float
+    end: float
+    admitted: bool
+
+    def __str__(self) -> str:
+        verdict = "admitted" if self.admitted else "rejected"
+        cost = f", cost {self.cost}" if self.cost != 1 else ""
+        when = f"t={self.start:.4f}" + (f"..{self.end:.4f}" if self.end != self.start else "")
+        return f"{when} hit({self.key!r}{cost}) {verdict}"
+
+
+def excess(calls: list[Call], algorithm: str, quota: int = QUOTA) -> str | None:
+    """A run of admitted calls on one key that proves more admitted than ``bound`` allows."""
+    admitted = sorted((c for c in calls if c.admitted), key=lambda c: (c.key, c.start))
+    by_key: dict[str, list[Call]] = {}
+    for c in admitted:
+        by_key.setdefault(c.key, []).append(c)
+    for key, run in by_key.items():
+        for i in range(len(run)):
+            units = 0
+            for j in range(i, len(run)):
+                units += run[j].cost
+                # The instants lie within the calls: at most end_j - start_i apart.
+                span = max(0.0, run[j].end - run[i].start)
+                if units > bound(algorithm, span, quota) + 1e-9:
+                    shown = "; ".join(str(c) for c in run[i : j + 1])
+                    return (
+                        f"{algorithm} admitted {units} units on key {key!r} within {span:.4f} s "
+                        f"(bound {bound(algorithm, span, quota):g}; N={quota}, W={W}): {shown}"
+                    )
+    return None
+
+
+class SkewedClock:
+    """Another clock, ``offset`` seconds ahead (behind, when negative)."""
+
+    def __init__(self, base: Clock, offset: float) -> None:
+        self.base, self.offset = base, offset
+
+    def now(self) -> float:
+        return self.base.now() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
+
+
+class Env:
+    """The implementation under test on its clock, and a timeline in offsets from its start."""
+
+    def __init__(self, impl: Subject, fake: bool | None = None) -> None:
+        self.fake = impl.has("injectable-clock") if fake is None else fake
+        self._built: list[Subject] = []
+        if self.fake:
+            self.clock: FakeClock | None = FakeClock(FAKE_START)
+            self.subject = self.rebuild(impl, self.clock)
+        else:
+            self.clock = None
+            self.subject = impl
+        self.origin = self._raw()
+
+    def rebuild(self, impl: Subject, clock: Clock) -> Subject:
+        """The implementation again, under the test's namespace, with ``clock``."""
+        ctx = dataclasses.replace(impl.ctx, clock=clock)
+        s = Subject(impl.adapter, impl.adapter.build(ctx), ctx, impl.mechanism, impl.call_timeout)
+        self._built.append(s)
+        return s
+
+    def _raw(self) -> float:
+        return self.clock.now() if self.clock is not None else time.monotonic()
+
+    def now(self) -> float:
+        return self._raw() - self.origin
+
+    def wait_until(self, t: float) -> None:
+        gap = t - self.now()
+        if gap <= 0:
+            return
+        if self.clock is not None:
+            self.clock.advance(gap)
+        else:
+            time.sleep(gap)
+
+    def client(self, algorithm: str, quota: int = QUOTA, label: str = "a") -> Any:
+        c = self.subject.client(label)
+        c.configure(algorithm, **params(algorithm, quota))
+        return c
+
+    def hit(self, client: Any, key: str, cost: int = 1) -> Call:
+        start = self.now()
+        admitted = client.hit(key, cost) if cost != 1 else client.hit(key)
+        if not isinstance(admitted, bool):
+            raise AssertionError(f"hit({key!r}) returned {admitted!r}, not a bool")
+        return Call(key, cost, start, self.now(), admitted)
+
+    def run(self, client: Any, schedule: list[tuple[float, str, int]]) -> list[Call]:
+        """Each (offset, key, cost) at its offset, in order of offset."""
+        calls = []
+        for t, key, cost in sorted(schedule, key=lambda e: e[0]):
+            self.wait_until(t)
+            calls.append(self.hit(client, key, cost))
+        return calls
+
+    def close(self) -> None:
+        for s in self._built:
+            s.close()
+
+
+@pytest.fixture
+def env(impl: Subject) -> Iterator[Callable[..., Env]]:
+    made: list[Env] = []
+
+    def make(fake: bool | None = None) -> Env:
+        made.append(Env(impl, fake))
+        return made[-1]
+
+    yield make
+    for e in made:
+        e.close()
+
+
+#: Tests that need a capability besides their clause's (checked at setup).
+ALSO_REQUIRES = {"test_bound_with_skewed_client_clocks": "distributed"}
+
+
+@pytest.fixture(autouse=True)
+def _applicable(request: pytest.FixtureRequest) -> None:
+    """Skip at setup, as the plugin does for a clause's capability, so the report shows n/a.
+
+    (A skip from inside a test's call is not recorded by the plugin.)
+    """
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or "impl" not in callspec.params:
+        return
+    impl: Subject = request.getfixturevalue("impl")
+    algorithm = callspec.params.get("algorithm")
+    if algorithm is not None:
+        offered(impl, algorithm)
+    also = ALSO_REQUIRES.get(request.function.__name__)
+    if also and not impl.has(also):
+        pytest.skip(f"{NOT_APPLICABLE}: this test needs clients that share a backend ({also})")
+
+
+def offered(impl: Subject, algorithm: str) -> None:
+    if not impl.has(algorithm):
+        pytest.skip(f"{NOT_APPLICABLE}: the implementation does not offer {algorithm}")
+
+
+def burst(t: float, key: str, hits: int = BURST_HITS) -> list[tuple[float, str, int]]:
+    return [(t, key, 1)] * hits
+
+
+def shown(calls: list[Call], key: str | None = None) -> str:
+    return "; ".join(str(c) for c in calls if key is None or c.key == key)
+
+
+# ------------------------------------------------------------------ bounds
+
+
+def bound_schedule() -> list[tuple[float, str, int]]:
+    """Per key j, from phase j W / K: one hit, then bursts at +0.5 W, +1.25 W and +1.9 W.
+
+    A sliding log admits the single hit and N - 1 of the first burst, then one
+    unit (the single hit has aged out) at +1.25 W: a fixed window admits a
+    whole new window there instead, N - 1 + N within 0.75 W. Bursts on both
+    sides of a boundary give a fixed window its 2N, and a bucket refilled too
+    fast more than b + r d.
+    """
+    out: list[tuple[float, str, int]] = []
+    for j in range(K):
+        p, key = j * W / K, f"k{j}"
+        out += [(p, key, 1), *burst(p + 0.5 * W, key), *burst(p + 1.25 * W, key)]
+        out += burst(p + 1.9 * W, key)
+    return out
+
+
+def _check_bound(env: Callable[..., Env], algorithm: str) -> None:
+    e = env()
+    c = e.client(algorithm)
+    calls = e.run(c, bound_schedule())
+    expect(any(x.admitted for x in calls), f"{algorithm}: no hit of the schedule was admitted")
+    found = excess(calls, algorithm)
+    assert found is None, found
+
+
+@clause("RL-1")
+def test_sliding_log_bound(impl: Subject, env: Callable[..., Env]) -> None:
+    """In every interval of length W, a sliding log admits at most N units per key."""
+    _check_bound(env, "sliding-log")
+
+
+@clause("RL-3")
+def test_fixed_window_bound_across_boundaries(impl: Subject, env: Callable[..., Env]) -> None:
+    """In every interval of length W, a fixed window admits at most 2N units per key."""
+    _check_bound(env, "fixed-window")
+
+
+@clause("RL-4")
+def test_sliding_window_counter_bound(impl: Subject, env: Callable[..., Env]) -> None:
+    """In every interval of length W, a sliding window counter admits at most 2N - 1 units."""
+    _check_bound(env, "sliding-window-counter")
+
+
+@clause("RL-5")
+def test_token_bucket_bound(impl: Subject, env: Callable[..., Env]) -> None:
+    """In every interval of length d, a token bucket admits at most b + r d units per key."""
+    _check_bound(env, "token-bucket")
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        pytest.param("fixed-window", marks=clause("RL-2")),
+        pytest.param("sliding-window-counter", marks=clause("RL-4")),
+    ],
+)
+def test_one_window_admits_at_most_n(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """A burst of 2N hits on a fresh key, inside one window, admits at most N."""
+    offered(impl, algorithm)
+    e = env()
+    c = e.client(algorithm)
+    over = []
+    for attempt in range(ATTEMPTS):
+        key = f"burst{attempt}"
+        calls = e.run(c, burst(e.now(), key, 2 * QUOTA))
+        admitted = sum(x.admitted for x in calls)
+        if admitted <= QUOTA:
+            return
+        over.append(f"key {key!r}: {admitted} of {2 * QUOTA} admitted")
+    raise AssertionError(
+        f"{algorithm} (N={QUOTA}, W={W}): a burst of {2 * QUOTA} hits on a fresh key admitted "
+        f"more than N every time ({ATTEMPTS} keys; a burst takes a few ms): " + "; ".join(over)
+    )
+
+
+# ------------------------------------------------------------------ liveness
+
+
+@clause("RL-6")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_liveness(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """Hits at half the rate are all admitted; after an idle period, the full quota is back."""
+    offered(impl, algorithm)
+    e = env()
+    c = e.client(algorithm)
+    back = idle(algorithm) + MARGIN
+    step = 2 * W / QUOTA
+    steady = [(i * step, "steady", 1) for i in range(int((back + 0.1) / step) + 1)]
+    exhaust = burst(0.0, "idle")
+    after = [(back + 0.05, "idle", 1)] * QUOTA
+    calls = e.run(c, steady + exhaust + after)
+    rejected = [x for x in calls if x.key == "steady" and not x.admitted]
+    assert not rejected, (
+        f"{algorithm} (quota {QUOTA} per {W} s): a client hitting every {step} s (half the rate) "
+        f"was rejected: {shown(calls, 'steady')}"
+    )
+    last_exhaust = max(x.end for x in calls if x.key == "idle" and x.start < back)
+    final = [x for x in calls if x.key == "idle" and x.start >= back]
+    expect(final and final[0].start - last_exhaust >= idle(algorithm), "the idle period was cut")
+    refused = [x for x in final if not x.admitted]
+    assert not refused, (
+        f"{algorithm} (quota {QUOTA}): {QUOTA} hits after {final[0].start - last_exhaust:.3f} s "
+        f"idle (idle period {idle(algorithm)} s) were not all admitted: {shown(calls, 'idle')}"
+    )
+
+
+# ------------------------------------------------------------------ keys
+
+
+@clause("RL-7")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_keys_are_isolated(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """After key a's quota is spent, key b still admits its full quota."""
+    offered(impl, algorithm)
+    e = env()
+    c = e.client(algorithm)
+    spent = e.run(c, burst(0.0, "a"))
+    expect(any(not x.admitted for x in spent), f"{BURST_HITS} hits on 'a' were all admitted")
+    got = e.run(c, burst(e.now(), "b", QUOTA))
+    assert all(x.admitted for x in got), (
+        f"{algorithm} (quota {QUOTA}): after key 'a' spent its quota, key 'b' was rejected: "
+        f"{shown(spent + got)}"
+    )
+
+
+# ------------------------------------------------------------------ distributed
+
+
+@clause("RL-8")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
+    """Four client processes hit one key as fast as they can; the total keeps the bound."""
+    offered(impl, algorithm)
+    span = 1.5 * W
+    workers = [
+        spawn(impl, f"{ROLES}:hammer", algorithm, params(algorithm), "shared") for _ in range(4)
+    ]
+    try:
+        for w in workers:
+            # Spawned processes import the implementation first: allow for it.
+            w.recv(60, "ready")
+        start_at = time.monotonic() + 0.2
+        for w in workers:
+            w.send(("go", start_at, start_at + span))
+        calls: list[Call] = []
+        for w in workers:
+            _, records = w.recv(30 + span, "calls")
+            calls += [Call("shared", 1, s - start_at, t - start_at, ok) for s, t, ok in records]
+    finally:
+        for w in workers:
+            w.kill()
+    expect(sum(c.admitted for c in calls) >= 1, "no hit of four clients was admitted")
+    found = excess(calls, algorithm)
+    assert found is None, f"four processes, {len(calls)} hits: {found}"
+
+
+@clause("RL-9")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bound_with_skewed_client_clocks(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """Four clients whose clocks disagree by up to W take turns on one key; the bound holds."""
+    offered(impl, algorithm)
+    e = env(fake=False)
+    offsets = [0.0, 0.5 * W, -0.5 * W, 0.25 * W]
+    clients = []
+    for off in offsets:
+        s = e.rebuild(impl, SkewedClock(RealClock(), off))
+        c = s.client(f"clock{off:+g}")
+        c.configure(algorithm, **params(algorithm))
+        clients.append(c)
+    calls: list[Call] = []
+    i = 0
+    while e.now() < 2 * W:
+        calls.append(e.hit(clients[i % len(clients)], "shared"))
+        i += 1
+        time.sleep(0.002)
+    expect(any(c.admitted for c in calls), "no hit was admitted")
+    found = excess(calls, algorithm)
+    assert found is None, f"clients with clocks offset by {offsets} s: {found}"
+
+
+# ------------------------------------------------------------------ cost
+
+
+@clause("RL-10")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_cost_counts_whole(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """With a quota of 5: cost 3 admitted, 3 rejected, 2 admitted, 1 rejected; 6 never.
+
+    Under ``rejected-consumes`` the rejected 3 takes its 3 units (RL-11), so
+    nothing more fits: 3 admitted, then 3, 2 and 1 rejected.
+    """
+    offered(impl, algorithm)
+    e = env()
+    c = e.client(algorithm)
+    costs = [3, 3, 2, 1]
+    want = (
+        [True, False, False, False] if impl.has("rejected-consumes") else [True, False, True, False]
+    )
+    seen = []
+    for attempt in range(ATTEMPTS):
+        key = f"cost{attempt}"
+        calls = [e.hit(c, key, k) for k in costs]
+        if [x.admitted for x in calls] == want:
+            break
+        seen.append(shown(calls))
+    else:
+        raise AssertionError(
+            f"{algorithm} (quota {QUOTA}): costs {costs} on a fresh key should be "
+            f"{want}; got, on {ATTEMPTS} fresh keys: " + " | ".join(seen)
+        )
+    big = e.hit(c, "big", QUOTA + 1)
+    assert not big.admitted, f"{algorithm} (quota {QUOTA}): {big}: more than the whole quota"
+
+
+# ------------------------------------------------------------------ rejected requests
+
+
+@clause("RL-11")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_rejected_requests_consume_as_declared(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """Quota spent at 0, 2N rejected hits at W/2: what is admitted later follows the declaration."""
+    offered(impl, algorithm)
+    consumes = impl.has("rejected-consumes")
+    e = env()
+    c = e.client(algorithm)
+    first = e.run(c, burst(0.0, "r", QUOTA))
+    expect(all(x.admitted for x in first), f"a fresh key did not admit {QUOTA} hits")
+    mid = e.run(c, burst(0.5 * W, "r", 2 * QUOTA))
+    calls = first + mid
+    if algorithm == "sliding-log":
+        # 0.5 W after the quota was spent, the window is full: every one is
+        # rejected. At W + MARGIN the admitted units are gone, the rejected
+        # ones are not (if they count).
+        expect(not any(x.admitted for x in mid), "hits 0.5 W after the quota was spent admitted")
+        probe = e.run(c, [(W + MARGIN, "r", 1)])
+        calls += probe
+        if consumes:
+            assert not probe[0].admitted, (
+                f"declares rejected-consumes, but rejected hits took no room: {shown(calls)}"
+            )
+        else:
+            assert probe[0].admitted, (
+                f"a rejected hit consumed quota (rejected-consumes not declared): {shown(calls)}"
+            )
+    # After the idle period counted from the rejected hits, the whole quota is
+    # back under either declaration (the spec's idle period, RL-6).
+    last = max(x.end for x in calls)
+    final = e.run(c, burst(last + idle(algorithm) + MARGIN, "r", QUOTA))
+    assert all(x.admitted for x in final), (
+        f"{algorithm}: after rejected hits and an idle period of {idle(algorithm)} s the quota "
+        f"was not back: {shown(calls + final)}"
+    )
+
+
+# ------------------------------------------------------------------ boundary
+
+
+#: Per algorithm, with quota 4 (exact in binary): a first burst at 0, then
+#: (offset, expected) probes: a tick before the boundary, and at it.
+BOUNDARY = {
+    # The 4 units of t=0 are exactly W old at W: outside the window.
+    "sliding-log": [(W - TICK, False), (W, True)],
+    # A new window starts at W (the fake clock starts at a multiple of W).
+    "fixed-window": [(W - TICK, False), (W, True)],
+    # At W + W/4 the previous window weighs 4 * 3/4 = 3: one unit fits.
+    "sliding-window-counter": [(W, False), (1.25 * W - TICK, False), (1.25 * W, True)],
+    # One token per 1/r = 0.25 s.
+    "token-bucket": [(0.25 - TICK, False), (0.25, True)],
+}
+
+
+@clause("RL-12")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_boundary_convention(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """On a fake clock, the quota returns exactly at the boundary and not a tick before."""
+    offered(impl, algorithm)
+    e = env(fake=True)
+    c = e.client(algorithm, quota=4)
+    calls = e.run(c, burst(0.0, "b", 4))
+    expect(all(x.admitted for x in calls), "a fresh key did not admit 4 hits")
+    for t, want in BOUNDARY[algorithm]:
+        calls += e.run(c, [(t, "b", 1)])
+        assert calls[-1].admitted is want, (
+            f"{algorithm} (quota 4, W={W}, r=4/s), fake clock from a multiple of W: "
+            f"{shown(calls)}; the last should be {'admitted' if want else 'rejected'}"
+        )

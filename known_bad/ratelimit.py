@@ -1,0 +1,312 @@
+"""Known-bad rate limiters: real mistakes, each small enough to read in a minute.
+
+Most are the in-memory reference with the one mistake their docstring names,
+on the injectable clock, so that the suite runs them on a fake clock. The
+seed's limiter (questions 11 and 22 of ``000_e2600301e6e42737.txt``, Go) is
+ported line for line onto Redis: ``INCR``, then ``EXPIRE`` only when the reply
+equals the string ``"1"``, which an integer reply never does.
+
+Every class is its own adapter: ``distconform.known_bad.ratelimit:Name.factory``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, ClassVar
+
+from distconform.api import Context, Implementation
+from distconform.backends import redis_client
+from distconform.known_bad import KnownBad
+from distconform.reference.ratelimit.memory import (
+    ALGORITHMS,
+    MemoryRateLimitClient,
+    MemoryRateLimiter,
+    Params,
+    SharedLimiter,
+    check_params,
+)
+
+__all__ = ["KNOWN_BAD"]
+
+
+class Bad(MemoryRateLimiter):
+    """The in-memory reference, unchanged: the base of the mistakes."""
+
+    OFFERS: ClassVar[tuple[str, ...]] = ALGORITHMS
+    EXTRA: ClassVar[frozenset[str]] = frozenset({"cost", "injectable-clock"})
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        shared = SharedLimiter(ctx.clock, cls)
+        return Implementation(
+            client=lambda: MemoryRateLimitClient(shared, cls.OFFERS),
+            capabilities=frozenset(cls.OFFERS) | cls.EXTRA,
+            description=f"known-bad: {cls.__name__}",
+        )
+
+
+class FixedAsSlidingLog(Bad):
+    """Declares a sliding log, counts in aligned fixed windows: 2N across a boundary."""
+
+    OFFERS = ("sliding-log",)
+
+    def sliding_log(self, key: str, now: float, cost: int) -> bool:
+        return self.fixed_window(key, now, cost)
+
+
+class OffByOne(Bad):
+    """Compares the count before adding with ``<=``: admits N + 1 (and b + 1)."""
+
+    def __init__(self, params: Params, clock: Any) -> None:
+        super().__init__(params, clock)
+        self.params = Params(
+            params.algorithm, params.limit + 1, params.window, params.rate, params.burst + 1
+        )
+
+
+class LimitOneShort(Bad):
+    """Rejects when the count reaches N - 1 (``>=`` for ``>``): the last unit is never given."""
+
+    def __init__(self, params: Params, clock: Any) -> None:
+        super().__init__(params, clock)
+        self.params = Params(
+            params.algorithm, params.limit - 1, params.window, params.rate, params.burst - 1
+        )
+
+
+class RefillTwice(Bad):
+    """Token refill in milliseconds read as half-milliseconds: tokens come back twice too fast."""
+
+    OFFERS = ("token-bucket",)
+
+    def token_bucket(self, key: str, now: float, cost: int) -> bool:
+        p = self.params
+        tokens, last = self._states.get(key, (float(p.burst), now))
+        tokens = min(float(p.burst), tokens + (now - last) * 2 * p.rate)
+        if tokens < cost:
+            self._states[key] = (tokens, now)
+            return False
+        self._states[key] = (tokens - cost, now)
+        return True
+
+
+class IgnoresKey(Bad):
+    """One counter for every key: a Redis key built without the client's key in it."""
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        return super().hit("global", cost)
+
+
+class IgnoresCost(Bad):
+    """``hit(key, cost)`` counts one unit whatever the cost (INCR for INCRBY)."""
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        return super().hit(key, 1)
+
+
+class LogsRejected(Bad):
+    """Sliding log that adds the request to the log before checking (ZADD, then ZCARD)."""
+
+    OFFERS = ("sliding-log",)
+
+    def sliding_log(self, key: str, now: float, cost: int) -> bool:
+        p = self.params
+        log: deque[float] = self._states.setdefault(key, deque())
+        while log and log[0] <= now - p.window:
+            log.popleft()
+        log.extend([now] * cost)
+        return len(log) <= p.limit
+
+
+class BoundaryInclusive(Bad):
+    """Sliding log that keeps an entry exactly W old (``<`` for ``<=`` when trimming)."""
+
+    OFFERS = ("sliding-log",)
+
+    def sliding_log(self, key: str, now: float, cost: int) -> bool:
+        p = self.params
+        log: deque[float] = self._states.setdefault(key, deque())
+        while log and log[0] < now - p.window:
+            log.popleft()
+        if len(log) + cost > p.limit:
+            return False
+        log.extend([now] * cost)
+        return True
+
+
+class SWCIgnoresPrevious(Bad):
+    """Sliding window counter that forgets to weigh the previous window: a fixed window."""
+
+    OFFERS = ("sliding-window-counter",)
+
+    def sliding_window_counter(self, key: str, now: float, cost: int) -> bool:
+        return self.fixed_window(key, now, cost)
+
+
+class LocalButDistributed(Bad):
+    """Declares ``distributed`` but keeps its counts in the process: each process has N."""
+
+    OFFERS = ("sliding-log", "token-bucket")
+    EXTRA = frozenset({"cost", "injectable-clock", "distributed"})
+
+
+class SeedLimiter:
+    """Seed questions 11 and 22, line for line: INCR, EXPIRE only if the reply == "1"; no check.
+
+    Go's ``result == "1"`` compares an int64 with a string; ported, an integer
+    reply never equals the string, so the counter never gets its expiry. And
+    ``Allow`` returns nil (allowed) whatever the count.
+    """
+
+    CHECKS_LIMIT: ClassVar[bool] = False
+
+    def __init__(self, url: str | None, namespace: str) -> None:
+        if not url:
+            raise RuntimeError("the seed limiter needs a Redis URL: pass --redis-url")
+        self._redis = redis_client(url)
+        self._ns = namespace
+        self._params: Params | None = None
+
+    def configure(self, algorithm: str, **params: Any) -> None:
+        self._params = check_params(algorithm, ("fixed-window",), **params)
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        assert self._params is not None, "configure first"
+        result = self._redis.incr(self._ns + key)
+        if result == "1":
+            self._redis.expire(self._ns + key, math.ceil(self._params.window))
+        if self.CHECKS_LIMIT:
+            return bool(result <= self._params.limit)
+        return True
+
+    def close(self) -> None:
+        self._redis.close()
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        return Implementation(
+            client=lambda: cls(ctx.redis_url, ctx.namespace),
+            capabilities={"fixed-window", "distributed"},
+            needs={"redis"},
+            description=f"known-bad: {cls.__name__}",
+        )
+
+
+class SeedRejecting(SeedLimiter):
+    """The seed's limiter with the missing check added: it rejects past N, and then forever."""
+
+    CHECKS_LIMIT = True
+
+
+CLIENT_CLOCK_LOG = """
+-- Sliding log on the client's clock.
+-- KEYS[1] log    KEYS[2] member counter
+-- ARGV[1] now (client seconds)    ARGV[2] limit    ARGV[3] window (seconds)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+    return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]))
+redis.call('EXPIRE', KEYS[1], 60)
+redis.call('EXPIRE', KEYS[2], 60)
+return 1
+"""
+
+
+class ClientClockLog:
+    """A Redis sliding log scored with the client's clock: a client ahead sees old entries gone."""
+
+    def __init__(self, url: str | None, ctx: Context) -> None:
+        if not url:
+            raise RuntimeError("this limiter needs a Redis URL: pass --redis-url")
+        self._redis = redis_client(url)
+        self._ctx = ctx
+        self._script = self._redis.register_script(CLIENT_CLOCK_LOG)
+        self._params: Params | None = None
+
+    def configure(self, algorithm: str, **params: Any) -> None:
+        self._params = check_params(algorithm, ("sliding-log",), **params)
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        assert self._params is not None, "configure first"
+        ns = self._ctx.namespace
+        args = [repr(self._ctx.clock.now()), self._params.limit, repr(self._params.window)]
+        return bool(self._script(keys=[f"{ns}log:{key}", f"{ns}seq:{key}"], args=args))
+
+    def close(self) -> None:
+        self._redis.close()
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        return Implementation(
+            client=lambda: cls(ctx.redis_url, ctx),
+            capabilities={"sliding-log", "distributed", "injectable-clock"},
+            needs={"redis"},
+            description="known-bad: ClientClockLog",
+        )
+
+
+def _spec(cls: type) -> str:
+    return f"{__name__}:{cls.__name__}.factory"
+
+
+KNOWN_BAD = [
+    KnownBad(
+        "seed", "ratelimit", _spec(SeedLimiter), ("RL-2", "RL-3", "RL-8"),
+        "seed questions 11 and 22: INCR with no check never rejects, and EXPIRE is set only "
+        "when the integer reply equals the string \"1\", so never",
+    ),
+    KnownBad(
+        "seed-rejecting", "ratelimit", _spec(SeedRejecting), ("RL-6",),
+        "the seed with a limit check: its counter has no expiry, so once past N the key is "
+        "rejected forever",
+    ),
+    KnownBad(
+        "fixed-as-sliding-log", "ratelimit", _spec(FixedAsSlidingLog), ("RL-1",),
+        "a fixed window declared as a sliding log admits N on each side of a boundary",
+    ),
+    KnownBad(
+        "off-by-one", "ratelimit", _spec(OffByOne), ("RL-1", "RL-2", "RL-3", "RL-5"),
+        "count <= N checked before adding: one unit more than the limit (or burst)",
+    ),
+    KnownBad(
+        "limit-one-short", "ratelimit", _spec(LimitOneShort), ("RL-6",),
+        "count >= N - 1 rejects: the full quota never comes back",
+    ),
+    KnownBad(
+        "refill-twice", "ratelimit", _spec(RefillTwice), ("RL-5",),
+        "a token refill twice too fast (a unit mistake) lets through b + 2 r d",
+    ),
+    KnownBad(
+        "ignores-key", "ratelimit", _spec(IgnoresKey), ("RL-7",),
+        "one counter for every key: one client's traffic spends everyone's quota",
+    ),
+    KnownBad(
+        "ignores-cost", "ratelimit", _spec(IgnoresCost), ("RL-10",),
+        "a weighted request counted as one unit",
+    ),
+    KnownBad(
+        "logs-rejected", "ratelimit", _spec(LogsRejected), ("RL-11",),
+        "ZADD before ZCARD: rejected requests fill the log although the implementation "
+        "declares they consume nothing",
+    ),
+    KnownBad(
+        "boundary-inclusive", "ratelimit", _spec(BoundaryInclusive), ("RL-12",),
+        "trimming with < keeps an entry exactly W old: the quota returns a tick late",
+    ),
+    KnownBad(
+        "swc-ignores-previous", "ratelimit", _spec(SWCIgnoresPrevious), ("RL-4",),
+        "a sliding window counter without the previous window's weight is a fixed window: "
+        "2N across a boundary",
+    ),
+    KnownBad(
+        "local-but-distributed", "ratelimit", _spec(LocalButDistributed), ("RL-8",),
+        "counts kept in the process while claiming to share them: every process has N",
+    ),
+    KnownBad(
+        "client-clock-log", "ratelimit", _spec(ClientClockLog), ("RL-9",),
+        "a sliding log scored with each client's clock: a client whose clock runs ahead "
+        "sees the others' entries as expired",
+    ),
+]  # fmt: skip

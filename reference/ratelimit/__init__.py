@@ -1,0 +1,1 @@
+"""Reference implementations of the rate limiter (spec/ratelimit.md)."""

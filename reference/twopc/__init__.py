@@ -1,0 +1,1 @@
+"""Reference two-phase commit (spec/twopc.md): coordinator, memory and XA participants."""

@@ -1,0 +1,65 @@
+"""The rate limiter's property tests have teeth: they catch the known-bad limiters.
+
+One child pytest runs ``properties/test_ratelimit_model.py`` against the
+in-memory reference and the known-bad limiters that run on an injectable
+clock; each known-bad must fail the property of the clause it breaks (the
+exact-answer checks of the sliding log and the token bucket also catch a
+limit one short), and the reference must pass them all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROPS = Path(__file__).resolve().parent.parent / "properties" / "test_ratelimit_model.py"
+KB = "distconform.known_bad.ratelimit"
+#: known-bad class -> clauses whose property test must fail.
+CAUGHT = {
+    "OffByOne": ("RL-1", "RL-2", "RL-4", "RL-5"),
+    "FixedAsSlidingLog": ("RL-1",),
+    "BoundaryInclusive": ("RL-1",),
+    "LogsRejected": ("RL-1",),
+    "LimitOneShort": ("RL-1", "RL-5"),
+    "RefillTwice": ("RL-5",),
+    "SWCIgnoresPrevious": ("RL-4",),
+}
+#: The child run takes about ten seconds; this only stops a hung run.
+RUN_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    out = tmp_path_factory.mktemp("ratelimit_props")
+    impls = ["--impl", "ratelimit=memory"]
+    for name in CAUGHT:
+        impls += ["--impl", f"ratelimit={KB}:{name}.factory"]
+    cmd = [sys.executable, "-m", "pytest", str(PROPS), *impls, "--dc-report-dir", str(out),
+           "-q", "-p", "no:cacheprovider", "--import-mode=importlib"]  # fmt: skip
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=child_env, cwd=out
+    )
+    assert run.returncode in (0, 1), f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return {(r["implementation"], r["clause"]): r["outcome"] for r in data["results"]}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_property_catches_known_bad(name: str, outcomes: dict) -> None:  # type: ignore[type-arg]
+    """Each known-bad limiter fails the property tests of the clauses it breaks."""
+    spec = f"{KB}:{name}.factory"
+    escaped = {
+        c: outcomes.get((spec, c)) for c in CAUGHT[name] if outcomes.get((spec, c)) != "fail"
+    }
+    assert not escaped, f"{name} was not caught by the property tests: {escaped}"
+
+
+def test_reference_passes_the_properties(outcomes: dict) -> None:  # type: ignore[type-arg]
+    """The in-memory reference passes every property."""
+    cited = ("RL-1", "RL-2", "RL-3", "RL-4", "RL-5")
+    mine = {c: o for (i, c), o in outcomes.items() if i == "memory" and c in cited}
+    assert mine and all(o == "pass" for o in mine.values()), mine
