@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from distconform.conformance.support import expect
 from distconform.workers import spawn
 
 MECHANISM = "lock"
@@ -29,15 +30,6 @@ TOLERANCE = 1.0
 GRACE = 2.0
 #: How often a polling client asks again: short against TOLERANCE.
 POLL = 0.01
-
-
-class Inconclusive(RuntimeError):
-    """A test could not reach the state it needs: reported as error, not as a failed clause."""
-
-
-def expect(condition: object, what: str) -> None:
-    if not condition:
-        raise Inconclusive(f"setup: {what}")
 
 
 def poll_acquire(client: Any, name: str, ttl: float, until: float) -> tuple[Any, float]:

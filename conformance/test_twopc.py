@@ -20,21 +20,13 @@ from typing import Any
 
 import pytest
 
+from distconform.conformance.support import expect
 from distconform.conformance.twopc_hooks import Crash, Hooked, Trace
 
 MECHANISM = "twopc"
 clause = pytest.mark.clause
 
 Plan = dict[tuple[str, str], str]
-
-
-class Inconclusive(RuntimeError):
-    """A test could not reach the state it needs: reported as error, not as a failed clause."""
-
-
-def expect(condition: object, what: str) -> None:
-    if not condition:
-        raise Inconclusive(f"setup: {what}")
 
 
 class Bench:

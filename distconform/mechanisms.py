@@ -80,6 +80,12 @@ MECHANISMS: dict[str, Mechanism] = {
             references=("memory", "mysql"),
             capabilities=("participants",),
         ),
+        Mechanism(
+            name="hotwarm",
+            methods=("write", "read", "control"),
+            references=("memory", "memory-async", "redis-sentinel"),
+            capabilities=("sync", "async"),
+        ),
     ]
 }
 

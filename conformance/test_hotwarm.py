@@ -1,0 +1,350 @@
+"""Conformance tests for hot-warm redundancy: spec/hotwarm.md.
+
+Every test names its clauses; each runs against every selected implementation.
+Faults go through the implementation's control object (kill, pause, resume,
+restart) and time through its clock (``control.now`` / ``control.sleep``), so
+one test drives the in-memory pair on a fake clock and the Redis pair with its
+Sentinels in wall time alike. Keys are unique per write, so "lost" means one
+thing: an acknowledged key that later reads as absent or as another value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from distconform.conformance.support import expect
+from distconform.guard import Guarded
+
+MECHANISM = "hotwarm"
+clause = pytest.mark.clause
+
+#: Seconds between writes of a steady load (200 writes per second at most;
+#: against Redis each write is also a round trip or two).
+STEP = 0.02
+#: Writes acknowledged before a fault is injected.
+BEFORE = 20
+#: Setup waits (failover to use, rejoin to finish) get this many T; they are
+#: not what the test checks, so they are generous.
+SETUP_T = 3.0
+#: Seconds a control call may take: restart starts a server and waits for it.
+CONTROL_TIMEOUT = 60.0
+
+
+def pair(impl: Any, label: str = "a") -> tuple[Any, Any]:
+    """A client and the implementation's control object, both time-limited."""
+    c = impl.client(label)
+    ctl = Guarded(c.control(), f"{impl.name}.control", CONTROL_TIMEOUT)
+    hot = ctl.hot()
+    expect(hot in ctl.nodes(), f"discovery names a hot node (it names {hot!r})")
+    return c, ctl
+
+
+def other(ctl: Any, node: str) -> str:
+    return next(n for n in ctl.nodes() if n != node)
+
+
+def try_write(write: Any, key: str, value: str) -> bool:
+    """True when acknowledged; an exception is a write not acknowledged."""
+    try:
+        return write(key, value) is True
+    except Exception:
+        return False
+
+
+def try_read(read: Any, *args: str) -> Any:
+    try:
+        return read(*args)
+    except Exception as exc:
+        return exc
+
+
+@dataclass
+class Load:
+    """A steady write load: unique keys, acknowledgement times on the control clock."""
+
+    write: Any
+    ctl: Any
+    prefix: str
+    acked: dict[str, tuple[str, float]] = field(default_factory=dict)
+    n: int = 0
+
+    def once(self) -> bool:
+        key, value = f"{self.prefix}{self.n}", f"v{self.n}"
+        self.n += 1
+        ok = try_write(self.write, key, value)
+        if ok:
+            self.acked[key] = (value, self.ctl.now())
+        return ok
+
+    def run(self, writes: int) -> int:
+        """``writes`` writes, STEP apart; how many were acknowledged."""
+        acked = 0
+        for _ in range(writes):
+            acked += self.once()
+            self.ctl.sleep(STEP)
+        return acked
+
+    def until_ack(self, limit: float) -> float | None:
+        """Write until one write is acknowledged; its time, or None after ``limit`` s."""
+        end = self.ctl.now() + limit
+        while self.ctl.now() <= end:
+            if self.once():
+                return float(self.ctl.now())
+            self.ctl.sleep(STEP)
+        return None
+
+    def lost(self, reader: Any, since: float | None = None) -> dict[str, tuple[str, float, Any]]:
+        """Acknowledged keys (after ``since``) that a reader does not see with their value."""
+        out = {}
+        for key, (value, at) in self.acked.items():
+            if since is not None and at <= since:
+                continue
+            got = try_read(reader, key)
+            if got != value:
+                out[key] = (value, at, got)
+        return out
+
+
+def kill_under_load(impl: Any, prefix: str = "k") -> tuple[Load, str, float, float | None]:
+    """Write BEFORE + 1 keys, SIGKILL the hot node, write until one is acknowledged.
+
+    Returns the load, the killed node, the kill time and the failover time
+    (kill to first acknowledged write, on the control clock) or None.
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, prefix)
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    old = ctl.hot()
+    # One more write with no pause before the kill: the freshest acknowledged
+    # write is the one an asynchronous pair has not shipped yet.
+    expect(load.once(), "writes are acknowledged before the fault")
+    t_kill = ctl.now()
+    ctl.kill(old)
+    t_ack = load.until_ack(SETUP_T * ctl.detection_bound)
+    return load, old, t_kill, None if t_ack is None else t_ack - t_kill
+
+
+def wait_role(ctl: Any, node: str, role: str, limit: float) -> bool:
+    end = ctl.now() + limit
+    while ctl.now() <= end:
+        if try_read(ctl.role, node) == role:
+            return True
+        ctl.sleep(0.1)
+    return False
+
+
+# ------------------------------------------------------------------ HW-1
+
+
+@clause("HW-1")
+def test_healthy_pair_serves_writes_from_the_hot_node(impl: Any) -> None:
+    """Writes through a client are acknowledged, on the hot node, and read by another client."""
+    c, ctl = pair(impl)
+    hot = ctl.hot()
+    assert ctl.role(hot) == "hot", f"discovery names {hot}, whose role is {ctl.role(hot)}"
+    keys = [(f"k{i}", f"v{i}") for i in range(10)]
+    for k, v in keys:
+        assert c.write(k, v) is True, f"repro: healthy pair; write({k!r}) not acknowledged"
+    reader = impl.client("b")
+    for k, v in keys:
+        got = reader.read(k)
+        assert got == v, f"repro: write({k!r}, {v!r}) acknowledged; a second client reads {got!r}"
+        on_hot = ctl.read_direct(hot, k)
+        assert on_hot == v, f"repro: write({k!r}) acknowledged; the hot node {hot} has {on_hot!r}"
+
+
+# ------------------------------------------------------------------ HW-2
+
+
+@clause("HW-2")
+def test_warm_node_receives_every_acknowledged_write(impl: Any) -> None:
+    """Sync: each acknowledged write is on the warm node at once; async: within L."""
+    c, ctl = pair(impl)
+    warm = other(ctl, ctl.hot())
+    missing = []
+    for i in range(20):
+        k, v = f"k{i}", f"v{i}"
+        expect(c.write(k, v) is True, f"write({k!r}) is acknowledged")
+        if ctl.mode == "sync":
+            got = ctl.read_direct(warm, k)
+            if got != v:
+                missing.append(f"{k}: {got!r} right after the ack")
+    if ctl.mode == "async":
+        ctl.sleep(ctl.loss_window)
+        for i in range(20):
+            got = ctl.read_direct(warm, f"k{i}")
+            if got != f"v{i}":
+                missing.append(f"k{i}: {got!r} after L={ctl.loss_window}s")
+    assert not missing, f"{ctl.mode} mode: the warm node {warm} lacks acknowledged writes: " + (
+        "; ".join(missing[:5])
+    )
+
+
+# ------------------------------------------------------------------ HW-3
+
+
+@clause("HW-3")
+def test_warm_node_refuses_direct_writes(impl: Any) -> None:
+    """A write sent straight to the warm node of a healthy pair is not acknowledged."""
+    c, ctl = pair(impl)
+    hot = ctl.hot()
+    warm = other(ctl, hot)
+    expect(c.write("before", "1") is True, "a write through the client is acknowledged")
+    acked = try_write(lambda k, v: ctl.write_direct(warm, k, v), "direct", "x")
+    assert not acked, f"repro: healthy pair, hot {hot}; write_direct({warm!r}) was acknowledged"
+    assert ctl.hot() == hot, f"a direct write to the warm node moved the hot role to {ctl.hot()}"
+
+
+# ------------------------------------------------------------------ HW-4
+
+
+@clause("HW-4")
+def test_failover_after_kill_within_declared_bound(impl: Any) -> None:
+    """SIGKILL of the hot node: the same client's writes are acknowledged again within T."""
+    load, old, _, took = kill_under_load(impl)
+    t = load.ctl.detection_bound
+    assert took is not None, (
+        f"repro: kill hot node {old}; no write acknowledged within {SETUP_T} x T = "
+        f"{SETUP_T * t:.1f}s (discovery names {load.ctl.hot()})"
+    )
+    assert took <= t, f"repro: kill hot node {old}; first acknowledged write after {took:.2f}s > T"
+
+
+# ------------------------------------------------------------------ HW-5 / HW-6
+
+
+@clause("HW-5")
+def test_sync_mode_loses_no_acknowledged_write_on_kill(impl: Any) -> None:
+    """Steady writes, SIGKILL of the hot node, writes after failover: every ack survives."""
+    load, old, _, took = kill_under_load(impl)
+    expect(took is not None, "a write is acknowledged after the failover")
+    expect(load.run(10) > 0, "writes are acknowledged after the failover")
+    lost = load.lost(impl.client("reader").read)
+    assert not lost, (
+        f"repro: {BEFORE} writes, kill hot node {old}, failover; {len(lost)} of "
+        f"{len(load.acked)} acknowledged writes lost, e.g. "
+        + ", ".join(f"{k}={v!r} read {g!r}" for k, (v, _, g) in list(lost.items())[:5])
+    )
+
+
+@clause("HW-6")
+def test_async_mode_loses_only_writes_inside_the_loss_window(impl: Any) -> None:
+    """Writes lost across a kill were all acknowledged within L before the kill."""
+    load, old, t_kill, took = kill_under_load(impl)
+    expect(took is not None, "a write is acknowledged after the failover")
+    expect(load.run(10) > 0, "writes are acknowledged after the failover")
+    lost = load.lost(impl.client("reader").read)
+    window = load.ctl.loss_window
+    old_losses = {k: t_kill - at for k, (_, at, _) in lost.items() if t_kill - at > window}
+    assert not old_losses, (
+        f"repro: kill hot node {old} under load; writes acknowledged more than L={window}s "
+        f"before the kill were lost: "
+        + ", ".join(f"{k} ({age:.2f}s before)" for k, age in list(old_losses.items())[:5])
+    )
+
+
+# ------------------------------------------------------------------ HW-7
+
+
+@clause("HW-7")
+def test_no_split_brain_after_a_long_pause(impl: Any) -> None:
+    """Pause the hot node past T, resume it: its direct acks, and all others, survive."""
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    old = ctl.hot()
+    ctl.pause(old)
+    expect(load.until_ack(SETUP_T * ctl.detection_bound) is not None, "a failover after a pause")
+    ctl.resume(old)
+    # The stale client: straight to the old hot node, as soon as it runs again.
+    stale = Load(lambda k, v: ctl.write_direct(old, k, v), ctl, "stale")
+    for _ in range(10):
+        stale.once()
+        load.once()
+        ctl.sleep(STEP)
+    expect(wait_role(ctl, old, "warm", SETUP_T * ctl.detection_bound), f"{old} rejoins as warm")
+    load.run(5)
+    reader = impl.client("reader").read
+    lost_stale, lost = stale.lost(reader), load.lost(reader)
+    assert not lost_stale, (
+        f"repro: pause hot node {old} past T, failover, resume; {old} acknowledged "
+        f"{len(stale.acked)} direct writes and {len(lost_stale)} of them are lost (split brain)"
+    )
+    assert not lost, f"repro: pause/resume of {old}; acknowledged writes lost: {sorted(lost)[:5]}"
+
+
+# ------------------------------------------------------------------ HW-8
+
+
+@clause("HW-8")
+def test_restarted_old_hot_node_rejoins_as_warm_and_catches_up(impl: Any) -> None:
+    """Kill, failover, writes, restart: the old node is warm, refuses writes, has every ack."""
+    load, old, t_kill, took = kill_under_load(impl)
+    ctl = load.ctl
+    expect(took is not None, "a write is acknowledged after the failover")
+    expect(load.run(10) > 0, "writes are acknowledged after the failover")
+    ctl.restart(old)
+    limit = SETUP_T * ctl.detection_bound
+    assert wait_role(ctl, old, "warm", limit), (
+        f"repro: kill {old}, failover, restart {old}; after {limit:.1f}s its role is "
+        f"{try_read(ctl.role, old)!r}, not warm"
+    )
+    acked = try_write(lambda k, v: ctl.write_direct(old, k, v), "direct", "x")
+    assert not acked, f"repro: {old} rejoined as warm and acknowledged a direct write"
+    load.run(5)
+    end = ctl.now() + limit
+    # Writes lost in the kill itself (async mode, HW-6) are not the new hot node's.
+    missing = load.lost(lambda k: ctl.read_direct(old, k), since=t_kill)
+    while missing and ctl.now() <= end:
+        ctl.sleep(0.2)
+        missing = load.lost(lambda k: ctl.read_direct(old, k), since=t_kill)
+    assert not missing, (
+        f"repro: kill {old}, failover, restart; {limit:.1f}s after it rejoined, {old} lacks "
+        f"{len(missing)} writes the new hot node acknowledged, e.g. {sorted(missing)[:5]}"
+    )
+
+
+# ------------------------------------------------------------------ HW-9
+
+
+@clause("HW-9")
+def test_clients_follow_discovery_to_the_new_hot_node(impl: Any) -> None:
+    """After a kill, an old client and a new one write to the node discovery names."""
+    load, old, _, took = kill_under_load(impl)
+    ctl = load.ctl
+    assert took is not None, (
+        f"repro: kill hot node {old}; the client made before the kill had no write "
+        f"acknowledged within {SETUP_T} x T (discovery names {ctl.hot()})"
+    )
+    new = ctl.hot()
+    assert new not in (None, old), f"after the kill of {old}, discovery names {new!r}"
+    fresh = impl.client("fresh")
+    assert try_write(fresh.write, "fresh", "1"), "a client made after the failover cannot write"
+    for key, (value, _) in [*list(load.acked.items())[-1:], ("fresh", ("1", 0.0))]:
+        got = ctl.read_direct(new, key)
+        assert got == value, f"acknowledged {key}={value!r} is not on the new hot {new}: {got!r}"
+
+
+# ------------------------------------------------------------------ HW-10
+
+
+@clause("HW-10")
+def test_short_pause_does_not_cause_a_failover(impl: Any) -> None:
+    """A pause of H/2 then T of watching: the same node is hot and takes writes."""
+    c, ctl = pair(impl)
+    expect(c.write("before", "1") is True, "a write is acknowledged before the pause")
+    hot = ctl.hot()
+    ctl.pause(hot)
+    ctl.sleep(ctl.hold_off / 2)
+    ctl.resume(hot)
+    # A failover that was started by the pause finishes within T.
+    ctl.sleep(ctl.detection_bound)
+    assert ctl.hot() == hot, (
+        f"repro: pause hot node {hot} for H/2 = {ctl.hold_off / 2:.2f}s; discovery now names "
+        f"{ctl.hot()} (flapping)"
+    )
+    assert ctl.role(hot) == "hot", f"after a short pause, {hot} has role {ctl.role(hot)}"
+    assert try_write(c.write, "after", "2"), "after a short pause, a write is not acknowledged"

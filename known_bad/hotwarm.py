@@ -1,0 +1,211 @@
+"""Known-bad hot-warm pairs: real mistakes on top of the in-memory reference.
+
+Each class is the reference's :class:`MemoryCluster` with the one mistake its
+docstring names, so that the clause it breaks is the one that catches it.
+``SeedNoFailover`` is seed question 1 of ``000_e2600301e6e42737.txt`` (Go):
+two services side by side, no replication, no detection, no failover.
+
+Every class is its own adapter: ``distconform.known_bad.hotwarm:Name.factory``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from distconform.api import Context, FakeClock, Implementation
+from distconform.known_bad import KnownBad
+from distconform.reference.hotwarm.memory import MemoryClient, MemoryCluster, Node
+
+__all__ = ["KNOWN_BAD"]
+
+
+class Bad(MemoryCluster):
+    """The reference with a mistake; ``MODE`` is how it replicates, ``CLAIMS`` what it declares."""
+
+    MODE: ClassVar[str] = "sync"
+    CLAIMS: ClassVar[str | None] = None
+    CLIENT: ClassVar[type[MemoryClient]] = MemoryClient
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        clock = ctx.clock if isinstance(ctx.clock, FakeClock) else FakeClock()
+        cluster = cls(mode=cls.MODE, clock=clock)
+        claims = cls.CLAIMS or cls.MODE
+        cluster.mode = claims
+        cluster.loss_window = 0.0 if claims == "sync" else cluster.loss_window
+        return Implementation(
+            client=lambda: cls.CLIENT(cluster),
+            capabilities=frozenset({claims}),
+            description=f"known-bad: {cls.__name__}",
+        )
+
+
+class SeedNoFailover(Bad):
+    """Seed question 1: a hot and a warm service with no replication and no failover.
+
+    The warm service holds its own data; nothing ever promotes it.
+    """
+
+    def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
+        return True  # "sent" on a channel nobody reads into the warm store
+
+    def promote(self) -> None:
+        return None
+
+
+class NoFencing(Bad):
+    """Failover without fencing: a node that still believes it is hot acknowledges writes.
+
+    The resumed old hot node trusts its own role until the monitor demotes it,
+    and demotion resyncs it from the new hot node, dropping those writes.
+    """
+
+    def confirmed(self, n: Node) -> bool:
+        return n.role == "hot"
+
+    def node_write(self, n: Node, key: str, value: str) -> bool:
+        if n.state == "up" and n.role == "hot" and self.peer(n).role == "hot":
+            n.data[key] = value  # its peer will not take it: acknowledged alone
+            return True
+        return super().node_write(n, key, value)
+
+
+class AsyncClaimsSync(Bad):
+    """Asynchronous replication that declares synchronous durability.
+
+    The write is acknowledged by the hot node alone and shipped at the next
+    heartbeat; a kill in between loses acknowledged writes.
+    """
+
+    MODE = "async"
+    CLAIMS = "sync"
+
+
+class WarmAcceptsWrites(Bad):
+    """The warm node takes client writes into its own copy: two writable nodes."""
+
+    def node_write(self, n: Node, key: str, value: str) -> bool:
+        if n.state == "up" and n.role == "warm":
+            n.data[key] = value
+            return True
+        return super().node_write(n, key, value)
+
+
+class NoCatchUp(Bad):
+    """A rejoining node becomes warm but keeps what it had: no resync from the new hot node."""
+
+    def demote(self, n: Node, hot: Node) -> None:
+        if hot.state != "up":
+            return
+        n.role, n.epoch, n.pending = "warm", self.epoch, []
+
+
+class StickyClient(MemoryClient):
+    """Resolves the hot node once, at creation, and never asks discovery again."""
+
+    def __init__(self, cluster: MemoryCluster) -> None:
+        super().__init__(cluster)
+        self._pinned = cluster.directory
+
+    def write(self, key: str, value: str) -> bool:
+        c = self._cluster
+        return c.node_write(c._node(self._pinned), key, value)
+
+    def read(self, key: str) -> str | None:
+        return self._cluster.read_direct(self._pinned, key)
+
+
+class Sticky(Bad):
+    """Failover works, but clients connect to a fixed address found at startup."""
+
+    CLIENT = StickyClient
+
+
+class HairTrigger(Bad):
+    """Declares a hold-off of 0.9 s but declares the hot node dead after 0.3 s of silence."""
+
+    def __init__(self, mode: str = "sync", clock: FakeClock | None = None) -> None:
+        super().__init__(mode, clock)
+        self.down_after = 0.3
+
+
+class UnderstatedLossWindow(Bad):
+    """Async replication shipped every second, declared as a 0.1 s loss window."""
+
+    MODE = "async"
+
+    def __init__(self, mode: str = "async", clock: FakeClock | None = None) -> None:
+        super().__init__(mode, clock)
+        self._ticks = 0
+
+    def tick(self) -> None:
+        self._ticks += 1
+        super().tick()
+
+    def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
+        if self._ticks % 10:
+            return False  # not a shipping step: the log waits
+        return super().replicate(hot, warm, entries)
+
+
+class ReadsFromWarm(Bad):
+    """Async pair whose clients read from the warm node to spare the hot one."""
+
+    MODE = "async"
+
+    class Client(MemoryClient):
+        def read(self, key: str) -> str | None:
+            c = self._cluster
+            return c.read_direct(c.peer(c._node(c.directory)).name, key)
+
+    CLIENT = Client
+
+
+def _spec(cls: type) -> str:
+    return f"{__name__}:{cls.__name__}.factory"
+
+
+KNOWN_BAD = [
+    KnownBad(
+        "seed-no-failover", "hotwarm", _spec(SeedNoFailover), ("HW-2", "HW-4"),
+        "seed question 1: a hot and a warm service on two channels; the warm one never gets "
+        "the hot one's data and nothing promotes it when the hot one dies",
+    ),
+    KnownBad(
+        "no-fencing", "hotwarm", _spec(NoFencing), ("HW-7",),
+        "failover without fencing: the paused old primary, resumed, still believes it is "
+        "primary and acknowledges writes that its demotion then discards (split brain)",
+    ),
+    KnownBad(
+        "async-claims-sync", "hotwarm", _spec(AsyncClaimsSync), ("HW-2", "HW-5"),
+        "acknowledges before replicating while declaring synchronous durability: a kill "
+        "loses the writes acknowledged since the last shipment",
+    ),
+    KnownBad(
+        "warm-accepts-writes", "hotwarm", _spec(WarmAcceptsWrites), ("HW-3",),
+        "a writable replica (replica-read-only no): writes to it diverge and are overwritten",
+    ),
+    KnownBad(
+        "no-catch-up", "hotwarm", _spec(NoCatchUp), ("HW-8",),
+        "the rejoining node is marked warm but never resyncs: a later failover to it "
+        "would serve stale data",
+    ),
+    KnownBad(
+        "sticky-client", "hotwarm", _spec(Sticky), ("HW-9",),
+        "clients configured with the primary's address instead of asking discovery keep "
+        "writing to the dead node",
+    ),
+    KnownBad(
+        "hair-trigger", "hotwarm", _spec(HairTrigger), ("HW-10",),
+        "a failure detector tighter than the declared hold-off replaces a node that was "
+        "only slow (flapping)",
+    ),
+    KnownBad(
+        "understated-loss-window", "hotwarm", _spec(UnderstatedLossWindow), ("HW-6",),
+        "ships the log once a second but declares a 0.1 s loss window",
+    ),
+    KnownBad(
+        "reads-from-warm", "hotwarm", _spec(ReadsFromWarm), ("HW-1",),
+        "reads scaled out to the async replica miss the writes not yet shipped",
+    ),
+]  # fmt: skip

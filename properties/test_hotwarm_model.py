@@ -1,0 +1,223 @@
+"""Property tests for hot-warm redundancy (spec/hotwarm.md) on the in-memory pair.
+
+A hypothesis state machine drives the in-memory reference (sync and async)
+through random schedules of writes, sleeps, kills, long and short pauses and
+heals of the hot node, on its fake clock, one failure at a time (the fault
+model). It checks the contract as it goes:
+
+- every write gets a unique key; a write acknowledged in sync mode is on the
+  warm node at once (HW-2), and after a heal every acknowledged write is read
+  back, except in async mode those acknowledged within L before a failure
+  (HW-5, HW-6, HW-7);
+- after a kill, a write is acknowledged within T (HW-4);
+- at every step at most one node acknowledges a direct write, and a healthy
+  warm node acknowledges none (HW-3, HW-7);
+- a healed node is warm and holds the hot node's writes (HW-8);
+- a pause of H/2 changes nothing (HW-10).
+
+The same machine runs against three known-bad pairs, and must fail each.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from distconform.api import FakeClock
+from distconform.known_bad import hotwarm as bad
+from distconform.reference.hotwarm.memory import MemoryClient, MemoryCluster
+
+clause = pytest.mark.clause
+
+#: Deterministic and bounded: the machine runs on a fake clock, so an example
+#: costs microseconds per simulated second.
+SETTINGS = settings(
+    max_examples=150,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+Make = Callable[[], MemoryCluster]
+
+
+class HotWarmMachine(RuleBasedStateMachine):
+    """One in-memory pair under a random schedule, checked against the contract."""
+
+    def __init__(self, make: Make) -> None:
+        super().__init__()
+        self.c = make()
+        self.client = MemoryClient(self.c)
+        self.keys = itertools.count()
+        #: key -> (value, acknowledgement time)
+        self.acked: dict[str, tuple[str, float]] = {}
+        #: Times the hot node failed (kill or long pause): async losses must be near one.
+        self.failures: list[float] = []
+        #: The one failed node, and how: ("dead" | "paused", node).
+        self.fault: tuple[str, str] | None = None
+
+    def write_one(self, write: Callable[[str, str], bool]) -> str | None:
+        """One write of a new key; the key when acknowledged."""
+        n = next(self.keys)
+        key, value = f"k{n}", f"v{n}"
+        try:
+            ok = write(key, value) is True
+        except ConnectionError:
+            ok = False
+        if not ok:
+            return None
+        self.acked[key] = (value, self.c.now())
+        return key
+
+    # ------------------------------------------------------------ rules
+
+    @rule()
+    def write(self) -> None:
+        hot = self.c.hot()
+        key = self.write_one(self.client.write)
+        warm = next(n for n in self.c.nodes() if n != hot)
+        if key is not None and self.c.mode == "sync" and self.fault is None:
+            got = self.c.read_direct(warm, key)
+            assert got == self.acked[key][0], (
+                f"HW-2: sync write {key} acknowledged, the warm node {warm} has {got!r}"
+            )
+
+    @rule(seconds=st.sampled_from([0.02, 0.1, 0.35, 1.0]))
+    def sleep(self, seconds: float) -> None:
+        self.c.sleep(seconds)
+
+    @precondition(lambda self: self.fault is None)
+    @rule()
+    def kill_hot(self) -> None:
+        hot = self.c.hot()
+        assert hot is not None
+        t0 = self.c.now()
+        self.c.kill(hot)
+        self.failures.append(t0)
+        self.fault = ("dead", hot)
+        while self.write_one(self.client.write) is None:
+            self.c.sleep(0.05)
+            assert self.c.now() - t0 <= self.c.detection_bound, (
+                f"HW-4: kill of {hot}: no acknowledged write within T = {self.c.detection_bound}"
+            )
+
+    @precondition(lambda self: self.fault is None)
+    @rule()
+    def long_pause_hot(self) -> None:
+        hot = self.c.hot()
+        assert hot is not None
+        self.failures.append(self.c.now())
+        self.c.pause(hot)
+        self.fault = ("paused", hot)
+        self.c.sleep(self.c.detection_bound)
+        self.c.resume(hot)
+        # The stale client: straight to the old hot node as soon as it runs.
+        self.write_one(lambda k, v: self.c.write_direct(hot, k, v))
+
+    @precondition(lambda self: self.fault is None)
+    @rule()
+    def short_pause_hot(self) -> None:
+        hot = self.c.hot()
+        assert hot is not None
+        self.c.pause(hot)
+        self.c.sleep(self.c.hold_off / 2)
+        self.c.resume(hot)
+        self.c.sleep(self.c.detection_bound)
+        assert self.c.hot() == hot, f"HW-10: a pause of H/2 moved the hot role to {self.c.hot()}"
+
+    @precondition(lambda self: self.fault is not None)
+    @rule()
+    def heal(self) -> None:
+        assert self.fault is not None
+        how, node = self.fault
+        if how == "dead":
+            self.c.restart(node)
+        self.c.sleep(3 * self.c.detection_bound)
+        self.fault = None
+        assert self.c.role(node) == "warm", f"HW-8: {node} healed with role {self.c.role(node)}"
+        self.check_no_loss()
+        hot = self.c.hot()
+        assert hot is not None
+        for key, (value, at) in self.acked.items():
+            got = self.c.read_direct(node, key)
+            if got != value and self.c.read_direct(hot, key) == value:
+                raise AssertionError(f"HW-8: rejoined {node} lacks {key} (acknowledged at {at})")
+
+    # ------------------------------------------------------------ checks
+
+    def check_no_loss(self) -> None:
+        hot = self.c.hot()
+        assert hot is not None
+        window = self.c.loss_window
+        for key, (value, at) in self.acked.items():
+            got = self.c.read_direct(hot, key)
+            if got == value:
+                continue
+            excused = self.c.mode == "async" and any(f - window <= at <= f for f in self.failures)
+            assert excused, (
+                f"HW-5/HW-6/HW-7: {self.c.mode} pair lost {key}={value!r} acknowledged at {at:.2f}"
+                f" (failures at {[round(f, 2) for f in self.failures]}, L = {window}); "
+                f"the hot node {hot} has {got!r}"
+            )
+
+    @invariant()
+    def at_most_one_writable_node(self) -> None:
+        if self.fault is not None:
+            return
+        acks = [n for n in self.c.nodes() if self.write_one(self.probe(n)) is not None]
+        assert len(acks) <= 1, f"HW-3/HW-7: nodes {acks} both acknowledge direct writes"
+
+    def probe(self, node: str) -> Callable[[str, str], bool]:
+        """A direct write to ``node``, as a client with its address would send."""
+        return lambda k, v: self.c.write_direct(node, k, v)
+
+
+def run(make: Make) -> None:
+    run_state_machine_as_test(lambda: HotWarmMachine(make), settings=SETTINGS)
+
+
+def cluster(cls: type[MemoryCluster], mode: str, claims: str | None = None) -> Make:
+    def make() -> MemoryCluster:
+        c = cls(mode=mode, clock=FakeClock())
+        if claims is not None:
+            c.mode = claims
+            c.loss_window = 0.0 if claims == "sync" else c.loss_window
+        return c
+
+    return make
+
+
+@clause("HW-2", "HW-3", "HW-4", "HW-5", "HW-6", "HW-7", "HW-8", "HW-10")
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_memory_pair_keeps_the_contract(mode: str) -> None:
+    """Random schedules of writes, kills, pauses and heals: the reference keeps every clause."""
+    run(cluster(MemoryCluster, mode))
+
+
+TEETH: list[tuple[str, Make, str]] = [
+    ("no-fencing", cluster(bad.NoFencing, "sync"), "HW-7"),
+    ("async-claims-sync", cluster(bad.AsyncClaimsSync, "async", claims="sync"), "HW-2|HW-5"),
+    ("hair-trigger", cluster(bad.HairTrigger, "sync"), "HW-10"),
+    ("no-catch-up", cluster(bad.NoCatchUp, "sync"), "HW-8"),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "clause_id"), TEETH, ids=[t[0] for t in TEETH])
+def test_known_bad_pairs_fail_the_properties(name: str, make: Make, clause_id: str) -> Any:
+    """The machine catches known-bad pairs, naming the clause they break."""
+    with pytest.raises(AssertionError, match=clause_id):
+        run(make)

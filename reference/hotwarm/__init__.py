@@ -1,0 +1,1 @@
+"""Reference implementations of hot-warm redundancy (spec/hotwarm.md)."""

@@ -1,0 +1,242 @@
+"""In-memory hot-warm pair: replication log, heartbeats, epochs, an injectable clock.
+
+Two simulated nodes and a monitor (the role Sentinel plays for Redis). Time
+moves only in :meth:`MemoryCluster.sleep`, in heartbeat steps, so every run is
+deterministic. At each step:
+
+- the monitor hears the hot node's heartbeat if it is up; after ``down_after``
+  seconds of silence it promotes the warm node with a new epoch and points
+  discovery (``directory``) at it;
+- the hot node ships its pending replication log to the warm node (async
+  mode; sync mode ships inside the write);
+- a node that thinks it is hot but is not the one discovery names (a resumed
+  or restarted old hot node) demotes itself and resyncs from the hot node.
+
+Fencing: a node acknowledges a write only while discovery names it, and, in
+sync mode, only once its warm peer applied the write (a warm node refuses a
+log entry from an epoch older than its own). With its peer dead it serves
+writes alone (degraded mode, spec "Non-guarantees").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from distconform.api import Context, FakeClock, Implementation
+
+__all__ = ["MemoryCluster", "NodeDown", "factory", "factory_async"]
+
+HEARTBEAT = 0.1
+DOWN_AFTER = 1.0
+
+
+class NodeDown(ConnectionError):
+    """The node is killed or paused: a real client would see a refused or timed-out call."""
+
+
+@dataclass
+class Node:
+    name: str
+    role: str = "warm"
+    epoch: int = 0
+    state: str = "up"  # up, paused, dead
+    data: dict[str, str] = field(default_factory=dict)
+    #: Async mode: entries applied here but not yet shipped to the peer.
+    pending: list[tuple[str, str]] = field(default_factory=list)
+
+
+class MemoryCluster:
+    """The control object of the in-memory reference (spec/hotwarm.md, Interface)."""
+
+    def __init__(self, mode: str = "sync", clock: FakeClock | None = None) -> None:
+        if mode not in ("sync", "async"):
+            raise ValueError(f"mode must be 'sync' or 'async', not {mode!r}")
+        #: What the pair declares (``mode``) and how it replicates; the same
+        #: here, apart in known-bad subclasses that claim more than they do.
+        self.mode = self.replication = mode
+        self.clock = clock or FakeClock()
+        self.heartbeat = HEARTBEAT
+        self.down_after = DOWN_AFTER
+        # Detection after down_after of silence, seen at the next heartbeat
+        # step, plus one step to promote: 1.2 s; declared with a step to spare.
+        self.detection_bound = self.down_after + 3 * self.heartbeat
+        self.hold_off = self.down_after - self.heartbeat
+        # Async: the log ships every heartbeat, so a lost write was
+        # acknowledged within one heartbeat of the failure.
+        self.loss_window = 0.0 if mode == "sync" else self.heartbeat
+        a, b = Node("a", role="hot", epoch=1), Node("b", role="warm", epoch=1)
+        self._nodes = {"a": a, "b": b}
+        self.directory = "a"
+        self.epoch = 1
+        self._last_heard = self.clock.now()
+        self._next_tick = self._last_heard + self.heartbeat
+
+    # ------------------------------------------------------------ control
+
+    def nodes(self) -> list[str]:
+        return list(self._nodes)
+
+    def hot(self) -> str | None:
+        return self.directory
+
+    def role(self, node: str) -> str:
+        n = self._node(node)
+        return "down" if n.state != "up" else n.role
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        # Heartbeat steps fall on a fixed grid, however the sleeps are cut.
+        end = self.clock.now() + max(0.0, seconds)
+        while self._next_tick <= end + 1e-9:
+            self.clock.advance(max(0.0, self._next_tick - self.clock.now()))
+            self.tick()
+            self._next_tick += self.heartbeat
+        rest = end - self.clock.now()
+        if rest > 0:
+            self.clock.advance(rest)
+
+    def kill(self, node: str) -> None:
+        n = self._node(node)
+        n.state, n.data, n.pending = "dead", {}, []
+
+    def pause(self, node: str) -> None:
+        n = self._node(node)
+        if n.state == "up":
+            n.state = "paused"
+
+    def resume(self, node: str) -> None:
+        n = self._node(node)
+        if n.state == "paused":
+            n.state = "up"
+
+    def restart(self, node: str) -> None:
+        n = self._node(node)
+        if n.state != "dead":
+            self.kill(node)
+        # Comes back empty with its original configuration; tick() demotes it.
+        n.state, n.role, n.epoch = "up", "hot" if node == "a" else "warm", 0
+
+    def write_direct(self, node: str, key: str, value: str) -> bool:
+        return self.node_write(self._node(node), key, value)
+
+    def read_direct(self, node: str, key: str) -> str | None:
+        n = self._node(node)
+        if n.state != "up":
+            raise NodeDown(f"node {node} is {n.state}")
+        return n.data.get(key)
+
+    # ------------------------------------------------------------ the nodes
+
+    def _node(self, name: str) -> Node:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise ValueError(f"no node {name!r}: nodes are {', '.join(self._nodes)}") from None
+
+    def peer(self, n: Node) -> Node:
+        return next(p for p in self._nodes.values() if p is not n)
+
+    def node_write(self, n: Node, key: str, value: str) -> bool:
+        """One write at node ``n``; True when acknowledged."""
+        if n.state != "up":
+            raise NodeDown(f"node {n.name} is {n.state}")
+        if n.role != "hot":
+            return False  # READONLY
+        if not self.confirmed(n):
+            return False
+        n.data[key] = value
+        peer = self.peer(n)
+        if peer.state == "dead" or peer.role != "warm":
+            # Degraded: no warm node is attached (dead, or the old hot node
+            # that has not rejoined yet) and discovery confirmed n.
+            return True
+        if self.replication == "async":
+            n.pending.append((key, value))
+            return True
+        return self.replicate(n, peer, [(key, value)])
+
+    def confirmed(self, n: Node) -> bool:
+        """Fencing: only the node discovery names, at the current epoch, acknowledges."""
+        return self.directory == n.name and n.epoch == self.epoch
+
+    def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
+        """Ship ``entries``; True when the warm node applied them."""
+        if warm.state != "up" or warm.role != "warm" or warm.epoch > hot.epoch:
+            return False
+        warm.data.update(entries)
+        return True
+
+    def tick(self) -> None:
+        """One heartbeat step: detection, shipping, demotion and catch-up."""
+        now = self.clock.now()
+        hot = self._nodes[self.directory]
+        if hot.state == "up":
+            self._last_heard = now
+        elif now - self._last_heard >= self.down_after - 1e-9:
+            self.promote()
+            hot = self._nodes[self.directory]
+        for n in self._nodes.values():
+            if n.state != "up":
+                continue
+            if n.role == "hot" and n is not hot:
+                self.demote(n, hot)
+            elif n.role == "warm" and n.epoch < self.epoch:
+                self.demote(n, hot)
+        if hot.state == "up" and hot.pending:
+            if self.replicate(hot, self.peer(hot), hot.pending):
+                hot.pending = []
+
+    def promote(self) -> None:
+        old = self._nodes[self.directory]
+        new = self.peer(old)
+        if new.state != "up":
+            return  # nothing to promote to: the pair is down
+        self.epoch += 1
+        new.role, new.epoch = "hot", self.epoch
+        new.pending = []
+        self.directory = new.name
+
+    def demote(self, n: Node, hot: Node) -> None:
+        """``n`` rejoins as warm: it drops what it has and copies the hot node."""
+        if hot.state != "up":
+            return
+        n.role, n.epoch, n.pending = "warm", self.epoch, []
+        n.data = dict(hot.data)
+
+
+class MemoryClient:
+    """A hot-warm client: writes and reads go to the node discovery names."""
+
+    def __init__(self, cluster: MemoryCluster) -> None:
+        self._cluster = cluster
+
+    def write(self, key: str, value: str) -> bool:
+        c = self._cluster
+        return c.node_write(c._node(c.directory), key, value)
+
+    def read(self, key: str) -> str | None:
+        c = self._cluster
+        return c.read_direct(c.directory, key)
+
+    def control(self) -> MemoryCluster:
+        return self._cluster
+
+
+def _build(ctx: Context, mode: str) -> Implementation:
+    clock = ctx.clock if isinstance(ctx.clock, FakeClock) else FakeClock()
+    cluster = MemoryCluster(mode=mode, clock=clock)
+    return Implementation(
+        client=lambda: MemoryClient(cluster),
+        capabilities=frozenset({mode}),
+        description=f"in-memory hot-warm pair, {mode} replication, simulated clock",
+    )
+
+
+def factory(ctx: Context) -> Implementation:
+    return _build(ctx, "sync")
+
+
+def factory_async(ctx: Context) -> Implementation:
+    return _build(ctx, "async")
