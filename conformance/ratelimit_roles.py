@@ -1,26 +1,39 @@
 """What a rate-limiter client does on its own, in a child process (see workers.py).
 
 Times are ``time.monotonic()``: on Linux one clock for every process on the
-machine, so calls recorded by different processes can be compared.
+machine, so calls recorded by different processes can be compared (libfaketime
+is told to leave it alone, FAKETIME_DONT_FAKE_MONOTONIC, when RL-9 skews a
+process's wall clock).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 
+def _pause(seconds: float) -> None:
+    """Sleep. Not ``time.sleep``: under libfaketime 0.9.10 with
+    FAKETIME_DONT_FAKE_MONOTONIC it fails with EINVAL (its absolute
+    CLOCK_MONOTONIC ``clock_nanosleep`` is mistranslated); a timed wait is not."""
+    threading.Event().wait(seconds)
+
+
 def hammer(client: Any, chan: Connection, algorithm: str, params: dict[str, Any], key: str) -> None:
     """Configure, then hit ``key`` as fast as possible until told when to stop; send the calls.
 
-    Each record is (call_start, call_end, admitted).
+    Each record is (call_start, call_end, admitted). The first message carries
+    this process's ``time.time()`` and ``time.monotonic()``, read together, so
+    that the test can check a skewed wall clock (libfaketime) and a true
+    monotonic one.
     """
     client.configure(algorithm, **params)
-    chan.send(("ready",))
+    chan.send(("ready", time.time(), time.monotonic()))
     _, start_at, stop_at = chan.recv()
     while time.monotonic() < start_at:
-        time.sleep(0.001)
+        _pause(0.001)
     records: list[tuple[float, float, bool]] = []
     while time.monotonic() < stop_at:
         start = time.monotonic()

@@ -21,6 +21,8 @@ each clause needs.
 from __future__ import annotations
 
 import dataclasses
+import glob
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -222,7 +224,7 @@ def env(impl: Subject) -> Iterator[Callable[..., Env]]:
 
 
 #: Tests that need a capability besides their clause's (checked at setup).
-ALSO_REQUIRES = {"test_bound_with_skewed_client_clocks": "distributed"}
+ALSO_REQUIRES = {"test_bound_with_skewed_injected_clocks": "injectable-clock"}
 
 
 @pytest.fixture(autouse=True)
@@ -240,7 +242,7 @@ def _applicable(request: pytest.FixtureRequest) -> None:
         offered(impl, algorithm)
     also = ALSO_REQUIRES.get(request.function.__name__)
     if also and not impl.has(also):
-        pytest.skip(f"{NOT_APPLICABLE}: this test needs clients that share a backend ({also})")
+        pytest.skip(f"{NOT_APPLICABLE}: this test needs the capability {also!r}")
 
 
 def offered(impl: Subject, algorithm: str) -> None:
@@ -390,22 +392,51 @@ def test_keys_are_isolated(impl: Subject, env: Callable[..., Env], algorithm: st
 # ------------------------------------------------------------------ distributed
 
 
-@clause("RL-8")
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
-    """Four client processes hit one key as fast as they can; the total keeps the bound."""
-    offered(impl, algorithm)
-    span = 1.5 * W
-    workers = [
-        spawn(impl, f"{ROLES}:hammer", algorithm, params(algorithm), "shared") for _ in range(4)
-    ]
+#: How long the client processes hit the key: more than W, so that windows
+#: roll over (and, under RL-9, skewed clients see them roll at other times).
+HAMMER_SPAN = 1.5 * W
+
+
+@dataclasses.dataclass(frozen=True)
+class Clocks:
+    """A client process's wall and monotonic clocks read together, and the test's around it."""
+
+    wall: float
+    mono: float
+    #: The test's wall minus monotonic: a child's skew is ``wall - mono - ours``.
+    ours: float
+    #: The test's monotonic clock when it received the reading.
+    received: float
+
+
+def _hammer(
+    impl: Subject,
+    algorithm: str,
+    envs: list[dict[str, str] | None],
+    delays: list[float] | None = None,
+) -> tuple[list[Call], list[Clocks]]:
+    """One client process per entry of ``envs`` (extra environment) hits one key.
+
+    All stop HAMMER_SPAN after a common start; process i starts ``delays[i]``
+    after it. Returns the calls of all processes (offsets from the common
+    start) and each process's clocks, in the order of ``envs``.
+    """
+    delays = delays or [0.0] * len(envs)
+    span = HAMMER_SPAN
+    workers = []
     try:
+        for extra in envs:
+            workers.append(
+                spawn(impl, f"{ROLES}:hammer", algorithm, params(algorithm), "shared", env=extra)
+            )
+        clocks = []
         for w in workers:
             # Spawned processes import the implementation first: allow for it.
-            w.recv(60, "ready")
+            _, wall, mono = w.recv(60, "ready")
+            clocks.append(Clocks(wall, mono, time.time() - time.monotonic(), time.monotonic()))
         start_at = time.monotonic() + 0.2
-        for w in workers:
-            w.send(("go", start_at, start_at + span))
+        for w, delay in zip(workers, delays, strict=True):
+            w.send(("go", start_at + delay, start_at + span))
         calls: list[Call] = []
         for w in workers:
             _, records = w.recv(30 + span, "calls")
@@ -413,17 +444,114 @@ def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
     finally:
         for w in workers:
             w.kill()
-    expect(sum(c.admitted for c in calls) >= 1, "no hit of four clients was admitted")
+    expect(sum(c.admitted for c in calls) >= 1, f"no hit of {len(envs)} clients was admitted")
+    return calls, clocks
+
+
+@clause("RL-8")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
+    """Four client processes hit one key as fast as they can; the total keeps the bound."""
+    offered(impl, algorithm)
+    calls, _ = _hammer(impl, algorithm, [None] * 4)
     found = excess(calls, algorithm)
     assert found is None, f"four processes, {len(calls)} hits: {found}"
 
 
+#: Wall-clock skews of the RL-9 client processes, in seconds: two true, one
+#: ahead and one behind, each by 3 W (more than a window, so a limiter that
+#: scores or buckets requests by the client's clock sees the others' requests
+#: as expired, or as in the future).
+SKEWS = [0.0, 0.0, 3 * W, -3 * W]
+#: The skewed processes start this late, so that the true clocks have spent
+#: the quota first and a limiter that trusts a skewed clock shows it at once
+#: (when all start together, a skewed process that happens to take the whole
+#: quota first hides the mistake: seen with ``limits``' moving window). The
+#: quota goes in a few ms; 0.25 W leaves the skewed ones 1.25 W to run.
+SKEW_DELAYS = [0.0 if s == 0 else 0.25 * W for s in SKEWS]
+#: Where Debian's ``faketime`` package puts the preload library.
+LIBFAKETIME = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/*/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+]
+#: Tolerance on a child's measured skew: the two clock reads of each side are
+#: microseconds apart, so 0.1 s only absorbs scheduling on a loaded machine.
+SKEW_TOLERANCE = 0.1
+
+
+def libfaketime() -> str | None:
+    for pattern in LIBFAKETIME:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def skewed(lib: str, seconds: float) -> dict[str, str] | None:
+    """The environment that runs a process with its wall clock ``seconds`` off, or None for 0."""
+    if seconds == 0:
+        return None
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME": f"{seconds:+g}s",
+        # time.monotonic() stays true: the suite compares call times across processes.
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        # The offset is constant, so libfaketime's cache of FAKETIME is harmless;
+        # turning it off makes sure the first read already has it.
+        "FAKETIME_NO_CACHE": "1",
+    }
+
+
 @clause("RL-9")
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_bound_with_skewed_client_clocks(
+def test_bound_with_skewed_client_processes(impl: Subject, algorithm: str) -> None:
+    """Four client processes on one key, two with wall clocks 3 W ahead and behind: the bound holds.
+
+    The skew is real (libfaketime), so it reaches implementations that take
+    time from the client (``time.time()``) without an injectable clock; one
+    that takes time from the server is unaffected.
+    """
+    offered(impl, algorithm)
+    lib = libfaketime()
+    if lib is None:
+        reason = (
+            "RL-9 skews client clocks with libfaketime, which is missing: apt-get install faketime"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    before = time.monotonic()
+    calls, clocks = _hammer(impl, algorithm, [skewed(lib, s) for s in SKEWS], SKEW_DELAYS)
+    for want, c in zip(SKEWS, clocks, strict=True):
+        seen = c.wall - c.mono - c.ours
+        expect(
+            abs(seen - want) < SKEW_TOLERANCE,
+            f"a client process meant to run {want:+g} s off has its wall clock {seen:+.3f} s off",
+        )
+        # CLOCK_MONOTONIC is one clock for the machine: the child read it
+        # after the test's ``before`` and before the test received the reading.
+        expect(
+            before <= c.mono <= c.received,
+            f"a client process {want:+g} s off has a monotonic clock that is not the test's "
+            f"({c.mono:.3f} outside {before:.3f}..{c.received:.3f}): libfaketime faked it",
+        )
+    found = excess(calls, algorithm)
+    assert found is None, (
+        f"four processes with wall clocks off by {SKEWS} s, {len(calls)} hits: {found}"
+    )
+
+
+@clause("RL-9")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bound_with_skewed_injected_clocks(
     impl: Subject, env: Callable[..., Env], algorithm: str
 ) -> None:
-    """Four clients whose clocks disagree by up to W take turns on one key; the bound holds."""
+    """Four clients on injected clocks up to W apart take turns on one key; the bound holds.
+
+    For an implementation that reads all time from ``ctx.clock``: libfaketime
+    leaves its clock (monotonic) alone, so the processes above all agree.
+    """
     offered(impl, algorithm)
     e = env(fake=False)
     offsets = [0.0, 0.5 * W, -0.5 * W, 0.25 * W]

@@ -10,12 +10,13 @@ implementation object. ``chan`` is a pipe end for messages to and from the test.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -96,10 +97,41 @@ class Worker:
             self.proc.join(5)
 
 
-def spawn(subject: Any, role: str, *args: Any, process: bool | None = None) -> Worker:
-    """Start ``role`` for ``subject`` (a :class:`distconform.plugin.Subject`)."""
+@contextlib.contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """``extra`` in ``os.environ`` while inside, then the previous values back.
+
+    A "spawn" child execs a fresh interpreter with the environment at
+    ``start()``; restoring at once keeps the test process itself unaffected.
+    """
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def spawn(
+    subject: Any,
+    role: str,
+    *args: Any,
+    process: bool | None = None,
+    env: dict[str, str] | None = None,
+) -> Worker:
+    """Start ``role`` for ``subject`` (a :class:`distconform.plugin.Subject`).
+
+    ``env``: extra environment variables for the child process (for example
+    ``LD_PRELOAD`` of libfaketime, to skew its clock); only for a process.
+    """
     if process is None:
         process = subject.has("distributed")
+    if env and not process:
+        raise ValueError("env= needs a process worker: a thread shares the test's environment")
     parent, child = multiprocessing.Pipe()
     if process:
         mp = multiprocessing.get_context("spawn")
@@ -108,7 +140,8 @@ def spawn(subject: Any, role: str, *args: Any, process: bool | None = None) -> W
             args=(subject.adapter.spec, subject.ctx.to_json(), role, args, child),
             daemon=True,
         )
-        proc.start()
+        with _environment(env or {}):
+            proc.start()
         return Worker(parent, proc, None)
     client = subject.client()
     fn = _import(role)

@@ -12,6 +12,7 @@ Every class is its own adapter: ``distconform.known_bad.ratelimit:Name.factory``
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from typing import Any, ClassVar
 
@@ -231,8 +232,11 @@ class ClientClockLog:
     def hit(self, key: str, cost: int = 1) -> bool:
         assert self._params is not None, "configure first"
         ns = self._ctx.namespace
-        args = [repr(self._ctx.clock.now()), self._params.limit, repr(self._params.window)]
+        args = [repr(self._now()), self._params.limit, repr(self._params.window)]
         return bool(self._script(keys=[f"{ns}log:{key}", f"{ns}seq:{key}"], args=args))
+
+    def _now(self) -> float:
+        return self._ctx.clock.now()
 
     def close(self) -> None:
         self._redis.close()
@@ -244,6 +248,26 @@ class ClientClockLog:
             capabilities={"sliding-log", "distributed", "injectable-clock"},
             needs={"redis"},
             description="known-bad: ClientClockLog",
+        )
+
+
+class ClientWallClockLog(ClientClockLog):
+    """The same sliding log scored with the client's wall clock, ``time.time()``, as libraries do.
+
+    It has no injectable clock, so only a really skewed process clock
+    (libfaketime, RL-9) shows the mistake.
+    """
+
+    def _now(self) -> float:
+        return time.time()
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        return Implementation(
+            client=lambda: cls(ctx.redis_url, ctx),
+            capabilities={"sliding-log", "distributed"},
+            needs={"redis"},
+            description="known-bad: ClientWallClockLog",
         )
 
 
@@ -308,5 +332,10 @@ KNOWN_BAD = [
         "client-clock-log", "ratelimit", _spec(ClientClockLog), ("RL-9",),
         "a sliding log scored with each client's clock: a client whose clock runs ahead "
         "sees the others' entries as expired",
+    ),
+    KnownBad(
+        "client-wall-clock-log", "ratelimit", _spec(ClientWallClockLog), ("RL-9",),
+        "the same log scored with time.time(): processes whose wall clocks disagree by more "
+        "than W each see the others' entries as expired or not yet due",
     ),
 ]  # fmt: skip
