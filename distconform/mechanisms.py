@@ -6,24 +6,40 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from distconform import protocols as p
 from distconform.errors import UsageError
 
 __all__ = ["MECHANISMS", "Mechanism", "get"]
 
 
+def _methods(protocol: type) -> tuple[str, ...]:
+    """The public methods a protocol class defines, in the order it defines them."""
+    return tuple(n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_"))
+
+
 @dataclass(frozen=True)
 class Mechanism:
-    """One mechanism: its client interface, optional abilities and references."""
+    """One mechanism: its client protocol, optional abilities and references."""
 
     name: str
-    #: Methods every client must have.
-    methods: tuple[str, ...]
-    #: capability -> methods a client must have when it declares it.
-    capability_methods: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What every client is (``distconform.protocols``).
+    protocol: type
+    #: capability -> the protocol a client must also follow when it declares it.
+    capability_protocols: dict[str, type] = field(default_factory=dict)
     #: Registered names of the reference implementations.
     references: tuple[str, ...] = ()
     #: Capabilities an implementation may declare for this mechanism.
     capabilities: tuple[str, ...] = ()
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Methods every client must have."""
+        return _methods(self.protocol)
+
+    @property
+    def capability_methods(self) -> dict[str, tuple[str, ...]]:
+        """capability -> methods a client must have when it declares it."""
+        return {cap: _methods(proto) for cap, proto in self.capability_protocols.items()}
 
     @property
     def spec_path(self) -> Path:
@@ -41,26 +57,26 @@ MECHANISMS: dict[str, Mechanism] = {
     for m in [
         Mechanism(
             name="lock",
-            methods=("acquire", "release"),
-            capability_methods={"extend": ("extend",), "fencing": ("token",)},
+            protocol=p.LockClient,
+            capability_protocols={"extend": p.LockExtend, "fencing": p.LockFencing},
             references=("memory", "redis", "mysql"),
             capabilities=("distributed", "extend", "fencing", "injectable-clock"),
         ),
         Mechanism(
             name="lru",
-            methods=("configure", "get", "put", "delete"),
-            capability_methods={
-                "contains": ("contains",),
-                "size": ("size",),
-                "peek": ("peek",),
-                "keys": ("keys",),
+            protocol=p.LRUClient,
+            capability_protocols={
+                "contains": p.LRUContains,
+                "size": p.LRUSize,
+                "peek": p.LRUPeek,
+                "keys": p.LRUKeys,
             },
             references=("memory", "redis"),
             capabilities=("contains", "size", "peek", "keys", "thread-safe", "shared"),
         ),
         Mechanism(
             name="ratelimit",
-            methods=("configure", "hit"),
+            protocol=p.RateLimitClient,
             references=("memory", "redis"),
             capabilities=(
                 "sliding-log",
@@ -75,14 +91,14 @@ MECHANISMS: dict[str, Mechanism] = {
         ),
         Mechanism(
             name="twopc",
-            methods=("run", "recover"),
-            capability_methods={"participants": ("participant",)},
+            protocol=p.Coordinator,
+            capability_protocols={"participants": p.HasParticipants},
             references=("memory", "mysql"),
             capabilities=("participants",),
         ),
         Mechanism(
             name="hotwarm",
-            methods=("write", "read", "control"),
+            protocol=p.HotWarmClient,
             references=("memory", "memory-async", "redis-sentinel"),
             capabilities=("sync", "async"),
         ),

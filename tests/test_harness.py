@@ -125,3 +125,23 @@ def test_shared_servers_keep_unrelated_data(cli, tmp_path: Path) -> None:
             cur.execute(f"DROP TABLE IF EXISTS `{table}`")  # our own canary only
         r.close()
         conn.close()
+
+
+@pytest.mark.parametrize("mech", ["lock", "lru", "ratelimit", "twopc", "hotwarm"])
+def test_memory_reference_follows_its_protocols(mech: str) -> None:
+    """The in-memory reference's client is an instance of the mechanism's Protocol classes."""
+    from distconform import mechanisms
+    from distconform.adapters import resolve
+    from distconform.api import Context, new_namespace
+
+    m = mechanisms.get(mech)
+    impl = resolve(m, "memory").build(Context(namespace=new_namespace()))
+    client = impl.client()
+    try:
+        assert isinstance(client, m.protocol)
+        for cap in impl.capabilities & set(m.capability_protocols):
+            assert isinstance(client, m.capability_protocols[cap]), cap
+        assert not isinstance(object(), m.protocol)
+    finally:
+        if impl.close is not None:
+            impl.close()

@@ -1,0 +1,166 @@
+"""The client interface of each mechanism, as ``typing.Protocol`` classes.
+
+A client is what ``Implementation.client()`` returns. The base protocol of a
+mechanism lists what every client has; each optional ability is a small
+protocol of its own, required only of clients that declare the capability of
+that name (``distconform.mechanisms`` pairs them). ``spec/<mechanism>.md``
+says what each call must do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Control",
+    "Coordinator",
+    "HasParticipants",
+    "HotWarmClient",
+    "LRUClient",
+    "LRUContains",
+    "LRUKeys",
+    "LRUPeek",
+    "LRUSize",
+    "LockClient",
+    "LockExtend",
+    "LockFencing",
+    "Participant",
+    "RateLimitClient",
+]
+
+
+# ----------------------------------------------------------------------- lock
+
+
+@runtime_checkable
+class LockClient(Protocol):
+    """spec/lock.md: a participant that acquires and releases named leases."""
+
+    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None: ...
+    def release(self, handle: Any) -> bool: ...
+
+
+@runtime_checkable
+class LockExtend(Protocol):
+    """Capability ``extend``."""
+
+    def extend(self, handle: Any, ttl: float) -> bool: ...
+
+
+@runtime_checkable
+class LockFencing(Protocol):
+    """Capability ``fencing``."""
+
+    def token(self, handle: Any) -> int: ...
+
+
+# ------------------------------------------------------------------------ lru
+
+
+@runtime_checkable
+class LRUClient(Protocol):
+    """spec/lru.md: a handle on one cache; ``configure`` comes first, once."""
+
+    def configure(self, capacity: int) -> None: ...
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str) -> None: ...
+    def delete(self, key: str) -> bool: ...
+
+
+@runtime_checkable
+class LRUContains(Protocol):
+    def contains(self, key: str) -> bool: ...
+
+
+@runtime_checkable
+class LRUSize(Protocol):
+    def size(self) -> int: ...
+
+
+@runtime_checkable
+class LRUPeek(Protocol):
+    def peek(self, key: str) -> str | None: ...
+
+
+@runtime_checkable
+class LRUKeys(Protocol):
+    def keys(self) -> list[str]: ...
+
+
+# ------------------------------------------------------------------ ratelimit
+
+
+@runtime_checkable
+class RateLimitClient(Protocol):
+    """spec/ratelimit.md: one algorithm chosen by ``configure``, then decisions."""
+
+    def configure(self, algorithm: str, **params: float) -> None: ...
+    def hit(self, key: str, cost: int = 1) -> bool: ...
+
+
+# ---------------------------------------------------------------------- twopc
+
+
+@runtime_checkable
+class Participant(Protocol):
+    """spec/twopc.md: one resource manager in a two-phase commit."""
+
+    name: str
+
+    def write(self, txid: str, key: str, delta: int) -> None: ...
+    def prepare(self, txid: str) -> bool: ...
+    def commit(self, txid: str) -> None: ...
+    def abort(self, txid: str) -> None: ...
+    def in_doubt(self) -> list[str]: ...
+    def read(self, key: str) -> int: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Coordinator(Protocol):
+    """spec/twopc.md: what a two-phase-commit implementation's client is."""
+
+    def run(self, txid: str, participants: Sequence[Participant]) -> bool: ...
+    def recover(self, participants: Sequence[Participant]) -> dict[str, bool]: ...
+
+
+@runtime_checkable
+class HasParticipants(Protocol):
+    """Capability ``participants``: the implementation offers its own participants."""
+
+    def participant(self, name: str) -> Participant: ...
+
+
+# -------------------------------------------------------------------- hotwarm
+
+
+@runtime_checkable
+class Control(Protocol):
+    """spec/hotwarm.md: the suite's handle for injecting faults into the nodes."""
+
+    mode: str
+    detection_bound: float
+    hold_off: float
+    loss_window: float
+
+    def nodes(self) -> list[str]: ...
+    def hot(self) -> str | None: ...
+    def role(self, node: str) -> str: ...
+    def write_direct(self, node: str, key: str, value: str) -> bool: ...
+    def read_direct(self, node: str, key: str) -> str | None: ...
+    def kill(self, node: str) -> None: ...
+    def pause(self, node: str) -> None: ...
+    def resume(self, node: str) -> None: ...
+    def restart(self, node: str) -> None: ...
+    def now(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class HotWarmClient(Protocol):
+    """spec/hotwarm.md: writes and reads through the implementation's discovery."""
+
+    def write(self, key: str, value: str) -> bool: ...
+    def read(self, key: str) -> str | None: ...
+    def control(self) -> Control: ...
