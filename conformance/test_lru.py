@@ -97,6 +97,16 @@ def expect_gone(c: Any, model: Model, gone: Iterable[str | None], repro: str) ->
         )
 
 
+def put_and_check_evictions(c: Any, model: Model, keys: Iterable[str], steps: str) -> str:
+    """Put each new key; after each, the key the model evicted is gone. Returns the steps."""
+    for k in keys:
+        c.put(k, val(k))
+        evicted = model.put(k, val(k))
+        steps += f"; put {k}"
+        expect_gone(c, model, [evicted], f"repro: {steps} (should evict {evicted})")
+    return steps
+
+
 def expect_exactly(c: Any, model: Model, gone: Iterable[str | None], repro: str) -> None:
     """The cache holds the model's entries and not ``gone``: a test's last look."""
     expect_gone(c, model, gone, repro)
@@ -159,10 +169,7 @@ def test_full_cache_evicts_the_least_recently_used(impl: Any) -> None:
             assert c.get(key) == m.get(key), f"repro: {steps}; get({key!r}) lost its value"
             steps += f"; get {key}"
             continue
-        c.put(key, val(key))
-        evicted = m.put(key, val(key))
-        steps += f"; put {key}"
-        expect_gone(c, m, [evicted], f"repro: {steps} (should evict {evicted})")
+        steps = put_and_check_evictions(c, m, [key], steps)
     expect_exactly(c, m, [], f"repro: {steps}")
 
 
@@ -261,11 +268,7 @@ def test_deleted_key_put_again_is_the_newest(impl: Any) -> None:
     c.put("a", val("a", 1))
     m.put("a", val("a", 1))
     steps = "configure(3); put a, b, c; delete a; put a"
-    for key in ("d", "e"):
-        c.put(key, val(key))
-        evicted = m.put(key, val(key))
-        steps += f"; put {key}"
-        expect_gone(c, m, [evicted], f"repro: {steps} (should evict {evicted})")
+    steps = put_and_check_evictions(c, m, ("d", "e"), steps)
     expect_exactly(c, m, [], f"repro: {steps}")
 
 
@@ -277,11 +280,7 @@ def test_delete_keeps_the_order_of_the_others(impl: Any) -> None:
     c.delete("b")
     m.delete("b")
     steps = "configure(4); put a, b, c, d; delete b"
-    for key in ("e", "f", "g", "h"):
-        c.put(key, val(key))
-        evicted = m.put(key, val(key))
-        steps += f"; put {key}"
-        expect_gone(c, m, [evicted], f"repro: {steps} (should evict {evicted})")
+    steps = put_and_check_evictions(c, m, ("e", "f", "g", "h"), steps)
     expect_exactly(c, m, [], f"repro: {steps}")
 
 
