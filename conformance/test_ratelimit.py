@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from distconform.api import Clock, FakeClock, RealClock
+from distconform.conformance.support import expect
 from distconform.plugin import NOT_APPLICABLE, Subject
 from distconform.workers import spawn
 
@@ -61,15 +62,6 @@ TICK = 2.0**-10
 #: burst (a few ms in a 1 s window: under 1 %) would excuse a correct limiter;
 #: a limiter fails only when every attempt shows the mistake (under 1e-6).
 ATTEMPTS = 3
-
-
-class Inconclusive(RuntimeError):
-    """A test could not reach the state it needs: reported as error, not as a failed clause."""
-
-
-def expect(condition: object, what: str) -> None:
-    if not condition:
-        raise Inconclusive(f"setup: {what}")
 
 
 def params(algorithm: str, quota: int = QUOTA) -> dict[str, Any]:
