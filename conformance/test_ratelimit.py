@@ -107,20 +107,33 @@ class Call:
 
 
 def excess(calls: list[Call], algorithm: str, quota: int = QUOTA) -> str | None:
-    """A run of admitted calls on one key that proves more admitted than ``bound`` allows."""
-    admitted = sorted((c for c in calls if c.admitted), key=lambda c: (c.key, c.start))
+    """A set of admitted calls on one key that proves more admitted than ``bound`` allows.
+
+    The instants of a set of calls lie between the set's earliest start and its
+    LATEST END, which need not be the end of its last-started call: calls of
+    concurrent clients overlap, and one started later can return first. So
+    for each admitted call i (the set's earliest start), the candidates are
+    the admitted calls that started no earlier, taken in order of their end;
+    a prefix of them ends at most at its last end, so it spans at most
+    ``end - start_i``. Every set of calls is covered this way, and a set is
+    flagged only when its units exceed the bound of that span: a correct
+    limiter is never flagged, whatever the instants within its calls were.
+    """
     by_key: dict[str, list[Call]] = {}
-    for c in admitted:
-        by_key.setdefault(c.key, []).append(c)
-    for key, run in by_key.items():
-        for i in range(len(run)):
+    for c in calls:
+        if c.admitted:
+            by_key.setdefault(c.key, []).append(c)
+    for key, admitted in by_key.items():
+        admitted.sort(key=lambda c: c.start)
+        for i, first in enumerate(admitted):
+            later = sorted(admitted[i:], key=lambda c: c.end)
             units = 0
-            for j in range(i, len(run)):
-                units += run[j].cost
-                # The instants lie within the calls: at most end_j - start_i apart.
-                span = max(0.0, run[j].end - run[i].start)
+            for k, c in enumerate(later):
+                units += c.cost
+                # ``later`` is in order of end: c.end is the latest end of later[: k + 1].
+                span = max(0.0, c.end - first.start)
                 if units > bound(algorithm, span, quota) + 1e-9:
-                    shown = "; ".join(str(c) for c in run[i : j + 1])
+                    shown = "; ".join(str(x) for x in sorted(later[: k + 1], key=lambda x: x.start))
                     return (
                         f"{algorithm} admitted {units} units on key {key!r} within {span:.4f} s "
                         f"(bound {bound(algorithm, span, quota):g}; N={quota}, W={W}): {shown}"
