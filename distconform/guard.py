@@ -4,6 +4,12 @@ Each guarded client owns one worker thread, so an implementation that keeps
 per-thread state (redis-py's lock does) sees all its calls on one thread.
 A call that does not return in time raises :class:`CallTimeout` naming the
 call; the stuck worker is a daemon thread and cannot keep the run alive.
+
+A test that must drive one client from several threads (acquire on one,
+release on another; concurrent gets and puts) asks for ``client.on_thread(k)``:
+the same client object, its calls run on the client's k-th worker thread
+(``k = 0`` is the default one), created at first use and stopped with the rest
+by :meth:`Guarded.shutdown`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ DEFAULT_CALL_TIMEOUT = 10.0
 
 
 class _Worker:
+    """One daemon thread that runs submitted calls in order."""
+
     def __init__(self, label: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
@@ -51,6 +59,36 @@ class _Worker:
 
     def stop(self) -> None:
         self._jobs.put(None)
+
+    @property
+    def ident(self) -> int | None:
+        return self._thread.ident
+
+
+class _Pool:
+    """The worker threads of one client, by index, each started at first use."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._lock = threading.Lock()
+        self._workers: dict[int, _Worker] = {}
+        self._stopped = False
+
+    def get(self, k: int) -> _Worker:
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError(f"{self._label}: the client was shut down")
+            w = self._workers.get(k)
+            if w is None:
+                w = self._workers[k] = _Worker(self._label if k == 0 else f"{self._label}-{k}")
+            return w
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            workers, self._workers = list(self._workers.values()), {}
+        for w in workers:
+            w.stop()
 
 
 def call_with_timeout(fn: Callable[[], Any], limit: float, what: str) -> Any:
@@ -97,11 +135,37 @@ class Guarded:
         self._label = label
         self._limit = limit
         self._extra = extra
-        self._worker = _Worker(label)
+        self._pool = _Pool(label)
+        self._thread_index = 0
+        # Started now, as before: the default thread exists from the first moment.
+        self._worker = self._pool.get(0)
 
     @property
     def unwrapped(self) -> Any:
         return self._target
+
+    @property
+    def thread_index(self) -> int:
+        """Which of the client's worker threads runs this view's calls."""
+        return self._thread_index
+
+    def on_thread(self, k: int) -> Guarded:
+        """The same client, its calls run on the client's ``k``-th worker thread.
+
+        Same target, time limits and call notes; thread ``k`` is started at
+        first use and lives until :meth:`shutdown` of any view of the client.
+        """
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ValueError(f"on_thread(k): k is a thread index 0, 1, 2 ..., got {k!r}")
+        view = object.__new__(Guarded)
+        view._target = self._target
+        view._label = self._label if k == 0 else f"{self._label}@thread{k}"
+        view._limit = self._limit
+        view._extra = self._extra
+        view._pool = self._pool
+        view._thread_index = k
+        view._worker = self._pool.get(k)
+        return view
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
@@ -121,7 +185,9 @@ class Guarded:
         return call
 
     def shutdown(self) -> None:
-        self._worker.stop()
+        """Stop every worker thread of the client (all its ``on_thread`` views)."""
+        self._pool.stop()
 
     def __repr__(self) -> str:
-        return f"Guarded({self._target!r})"
+        at = f", thread={self._thread_index}" if self._thread_index else ""
+        return f"Guarded({self._target!r}{at})"

@@ -145,3 +145,65 @@ def test_memory_reference_follows_its_protocols(mech: str) -> None:
     finally:
         if impl.close is not None:
             impl.close()
+
+
+class _ThreadProbe:
+    """A client whose calls report the thread they run on, or block."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.gate = threading.Event()
+
+    def where(self) -> int:
+        import threading
+
+        return threading.get_ident()
+
+    def block(self) -> None:
+        self.gate.wait(30)
+
+
+def test_on_thread_runs_calls_on_one_thread_per_index() -> None:
+    """on_thread(k) runs on the client's k-th thread: distinct per k, the same for the same k."""
+    import threading
+
+    from distconform.guard import Guarded
+
+    g = Guarded(_ThreadProbe(), "probe", limit=5.0)
+    try:
+        t0, t1, t2 = (g.on_thread(k).where() for k in (0, 1, 2))
+        assert len({t0, t1, t2, threading.get_ident()}) == 4
+        assert g.where() == t0 and g.on_thread(0).where() == t0
+        assert g.on_thread(1).where() == t1 and g.on_thread(1).on_thread(2).where() == t2
+        assert g.on_thread(1).unwrapped is g.unwrapped
+        with pytest.raises(ValueError, match="thread index"):
+            g.on_thread(-1)
+    finally:
+        g.shutdown()
+    live = {t.ident for t in threading.enumerate()}
+    deadline = time.monotonic() + 5
+    while {t0, t1, t2} & live and time.monotonic() < deadline:
+        time.sleep(0.01)
+        live = {t.ident for t in threading.enumerate()}
+    assert not {t0, t1, t2} & live, "shutdown() left a worker thread running"
+
+
+def test_on_thread_keeps_the_time_limit_and_the_call_note() -> None:
+    """A call on thread k > 0 that hangs times out naming the call; thread 0 is still free."""
+    from distconform.errors import CallTimeout
+    from distconform.guard import Guarded
+
+    probe = _ThreadProbe()
+    g = Guarded(probe, "probe", limit=0.3)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(CallTimeout, match=r"probe@thread1\.block\(\) did not return") as info:
+            g.on_thread(1).block()
+        assert 0.3 <= time.monotonic() - t0 < 5
+        assert any("call: probe@thread1.block()" in n for n in info.value.__notes__)
+        # Thread 1 is stuck; the client's other threads still serve calls.
+        assert isinstance(g.where(), int) and isinstance(g.on_thread(2).where(), int)
+    finally:
+        probe.gate.set()
+        g.shutdown()
