@@ -63,21 +63,41 @@ def try_read(read: Any, *args: str) -> Any:
 
 @dataclass
 class Load:
-    """A steady write load: unique keys, acknowledgement times on the control clock."""
+    """A steady write load: unique keys, acknowledgement times on the control clock.
+
+    ``acked`` maps a key to its value and the END of the acknowledged call (the
+    acknowledgement happened at or before it); ``unacked`` keeps every write
+    that returned False or raised, with what it returned, for the probes that
+    follow (spec HW-13: the client finds out what such a write did by reading).
+    """
 
     write: Any
     ctl: Any
     prefix: str
     acked: dict[str, tuple[str, float]] = field(default_factory=dict)
+    unacked: dict[str, tuple[str, str]] = field(default_factory=dict)
     n: int = 0
 
     def once(self) -> bool:
         key, value = f"{self.prefix}{self.n}", f"v{self.n}"
         self.n += 1
-        ok = try_write(self.write, key, value)
+        try:
+            ok = self.write(key, value) is True
+            why = "returned False"
+        except Exception as exc:
+            ok, why = False, f"raised {type(exc).__name__}"
         if ok:
             self.acked[key] = (value, self.ctl.now())
+        else:
+            self.unacked[key] = (value, why)
         return ok
+
+    def written(self) -> dict[str, str]:
+        """Every key this load tried to write, acknowledged or not, with its value."""
+        return {**{k: v for k, (v, _) in self.unacked.items()}, **self.values()}
+
+    def values(self) -> dict[str, str]:
+        return {k: v for k, (v, _) in self.acked.items()}
 
     def run(self, writes: int) -> int:
         """``writes`` writes, STEP apart; how many were acknowledged."""
@@ -121,10 +141,58 @@ def kill_under_load(impl: Any, prefix: str = "k") -> tuple[Load, str, float, flo
     # One more write with no pause before the kill: the freshest acknowledged
     # write is the one an asynchronous pair has not shipped yet.
     expect(load.once(), "writes are acknowledged before the fault")
+    # The node stops answering somewhere inside the kill call. The loss
+    # window is judged from the call's START (a lost write looks no older than
+    # it was), the failover time from its END (no longer than it was), so that
+    # neither check can fail a correct pair by the length of the call.
     t_kill = ctl.now()
     ctl.kill(old)
+    t_dead = ctl.now()
     t_ack = load.until_ack(SETUP_T * ctl.detection_bound)
-    return load, old, t_kill, None if t_ack is None else t_ack - t_kill
+    return load, old, t_kill, None if t_ack is None else t_ack - t_dead
+
+
+def probe_after_failover(ctl: Any, old: str, load: Load) -> list[str]:
+    """Probes after the writes that failed during a failover: what state did they leave?
+
+    Discovery names a node other than ``old`` whose own role is hot, and every
+    write that was not acknowledged reads on that node as absent or as its
+    own value (keys are unique: any other value is a write applied wrongly).
+    Returns the problems found, empty when none.
+    """
+    problems = []
+    new = ctl.hot()
+    if new in (None, old):
+        return [f"after the failover of {old}, discovery names {new!r}"]
+    role = try_read(ctl.role, new)
+    if role != "hot":
+        problems.append(f"discovery names {new}, whose own role is {role!r}")
+    for key, (value, why) in load.unacked.items():
+        got = try_read(ctl.read_direct, new, key)
+        if got not in (None, value):
+            problems.append(f"unacknowledged {key}={value!r} ({why}) reads {got!r} on {new}")
+    return problems
+
+
+def stale_writes(ctl: Any, old: str, load: Load, n: int) -> Load:
+    """``n`` writes straight to the resumed old hot node, each beside one through ``load``."""
+    stale = Load(lambda k, v: ctl.write_direct(old, k, v), ctl, "stale")
+    for _ in range(n):
+        stale.once()
+        load.once()
+        ctl.sleep(STEP)
+    return stale
+
+
+def assert_still_hot(c: Any, ctl: Any, hot: str, what: str) -> None:
+    """After T of watching, ``hot`` is still the hot node and takes a client write."""
+    # A failover that was started by the pause finishes within T.
+    ctl.sleep(ctl.detection_bound)
+    now = ctl.hot()
+    assert now == hot, f"repro: {what}; discovery now names {now} (flapping)"
+    role = ctl.role(hot)
+    assert role == "hot", f"repro: {what}; {hot} has role {role}"
+    assert try_write(c.write, "after", "2"), f"repro: {what}; a write is not acknowledged after"
 
 
 def wait_role(ctl: Any, node: str, role: str, limit: float) -> bool:
@@ -211,6 +279,8 @@ def test_failover_after_kill_within_declared_bound(impl: Any) -> None:
         f"{SETUP_T * t:.1f}s (discovery names {load.ctl.hot()})"
     )
     assert took <= t, f"repro: kill hot node {old}; first acknowledged write after {took:.2f}s > T"
+    problems = probe_after_failover(load.ctl, old, load)
+    assert not problems, f"repro: kill hot node {old}, failover; probes: " + "; ".join(problems[:5])
 
 
 # ------------------------------------------------------------------ HW-5 / HW-6
@@ -260,11 +330,7 @@ def test_no_split_brain_after_a_long_pause(impl: Any) -> None:
     expect(load.until_ack(SETUP_T * ctl.detection_bound) is not None, "a failover after a pause")
     ctl.resume(old)
     # The stale client: straight to the old hot node, as soon as it runs again.
-    stale = Load(lambda k, v: ctl.write_direct(old, k, v), ctl, "stale")
-    for _ in range(10):
-        stale.once()
-        load.once()
-        ctl.sleep(STEP)
+    stale = stale_writes(ctl, old, load, 10)
     expect(wait_role(ctl, old, "warm", SETUP_T * ctl.detection_bound), f"{old} rejoins as warm")
     load.run(5)
     reader = impl.client("reader").read
@@ -340,11 +406,182 @@ def test_short_pause_does_not_cause_a_failover(impl: Any) -> None:
     ctl.pause(hot)
     ctl.sleep(ctl.hold_off / 2)
     ctl.resume(hot)
-    # A failover that was started by the pause finishes within T.
-    ctl.sleep(ctl.detection_bound)
-    assert ctl.hot() == hot, (
-        f"repro: pause hot node {hot} for H/2 = {ctl.hold_off / 2:.2f}s; discovery now names "
-        f"{ctl.hot()} (flapping)"
+    assert_still_hot(c, ctl, hot, f"pause hot node {hot} for H/2 = {ctl.hold_off / 2:.2f}s")
+
+
+# ------------------------------------------------------------------ HW-11
+
+
+@clause("HW-11")
+def test_failover_after_pause_within_declared_bound(impl: Any) -> None:
+    """SIGSTOP of the hot node (it hangs, it does not refuse): writes acknowledged again within T.
+
+    A paused primary keeps its connections open and never answers: a client
+    that only rediscovers on a refused connection, or waits with no socket
+    timeout, is stuck on it (redis-py issue #3560 and others), which a kill
+    does not show.
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    old = ctl.hot()
+    ctl.pause(old)
+    # From the END of the pause call: the node stopped answering at or before
+    # it, so the measured time never exceeds the true one (a fail is true).
+    t_paused = ctl.now()
+    try:
+        t_ack = load.until_ack(SETUP_T * ctl.detection_bound)
+        problems = probe_after_failover(ctl, old, load) if t_ack is not None else []
+        still = try_read(ctl.role, old)
+    finally:
+        ctl.resume(old)
+    t = ctl.detection_bound
+    assert t_ack is not None, (
+        f"repro: SIGSTOP hot node {old}; no write acknowledged within {SETUP_T} x T = "
+        f"{SETUP_T * t:.1f}s ({len(load.unacked)} attempts failed, last: "
+        f"{list(load.unacked.values())[-1:]}; discovery names {ctl.hot()})"
     )
-    assert ctl.role(hot) == "hot", f"after a short pause, {hot} has role {ctl.role(hot)}"
-    assert try_write(c.write, "after", "2"), "after a short pause, a write is not acknowledged"
+    took = t_ack - t_paused
+    assert took <= t, f"repro: SIGSTOP hot node {old}; acked {took:.2f}s > T later"
+    assert still == "down", f"the paused node {old} reports role {still!r}, not down"
+    assert not problems, f"repro: SIGSTOP {old}, failover; probes: " + "; ".join(problems[:5])
+
+
+# ------------------------------------------------------------------ HW-12
+
+#: Pauses of the hold-off H in a row; each is followed by one acknowledged write.
+HOLD_OFF_TRIALS = 3
+
+
+@clause("HW-12")
+def test_pauses_just_under_the_hold_off_cause_no_failover(impl: Any) -> None:
+    """Three pauses each as long as the declared hold-off H (not H/2), H/2 apart: no failover.
+
+    The silence of one pause is at most the span from the START of the pause
+    call to the END of the resume call; the sleep in between is H less twice
+    the pause call's own duration (the resume costs about as much), and a span
+    over H (a stalled machine) makes the test inconclusive, never a fail.
+    """
+    c, ctl = pair(impl)
+    expect(c.write("before", "1") is True, "a write is acknowledged before the pauses")
+    hot = ctl.hot()
+    h = ctl.hold_off
+    spans = []
+    for i in range(HOLD_OFF_TRIALS):
+        t0 = ctl.now()
+        ctl.pause(hot)
+        cost = ctl.now() - t0
+        ctl.sleep(max(0.0, h - 2 * cost - (ctl.now() - t0)))
+        ctl.resume(hot)
+        spans.append(ctl.now() - t0)
+        expect(spans[-1] <= h + 1e-9, f"pause {i} spans at most H = {h}s, not {spans[-1]:.3f}s")
+        # Back at work between pauses: the node answers, the detector hears it.
+        ok = try_write(c.write, f"between{i}", "1")
+        assert ok, f"repro: pause hot node {hot} for H = {h}s; the next write is not acknowledged"
+        ctl.sleep(h / 2)
+    what = (
+        f"pause hot node {hot} {HOLD_OFF_TRIALS} times for the declared hold-off H = {h}s "
+        f"(spans {', '.join(f'{s:.3f}' for s in spans)}s), H/2 apart"
+    )
+    assert_still_hot(c, ctl, hot, what)
+
+
+# ------------------------------------------------------------------ HW-13
+
+
+@clause("HW-13")
+def test_nodes_agree_on_every_write_after_failover_and_rejoin(impl: Any) -> None:
+    """Pause past T under load, stale direct writes to the resumed node, rejoin: both nodes agree.
+
+    Every write, acknowledged or not, ends with one answer: once the old hot
+    node has rejoined (within 3 T), the hot and the warm node hold the same
+    value for each key, absent on both or present on both. A rejoin that
+    merges instead of resyncing keeps the old node's orphans on the warm copy,
+    and a later failover would resurrect writes the clients were told failed
+    or saw vanish.
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    old = ctl.hot()
+    # The freshest write, with no pause before the fault: an asynchronous
+    # pair has not shipped it, so the old node holds what the new one lacks.
+    expect(load.once(), "a write is acknowledged right before the fault")
+    ctl.pause(old)
+    expect(load.until_ack(SETUP_T * ctl.detection_bound) is not None, "a failover after a pause")
+    ctl.resume(old)
+    stale = stale_writes(ctl, old, load, 10)
+    limit = SETUP_T * ctl.detection_bound
+    expect(wait_role(ctl, old, "warm", limit), f"{old} rejoins as warm")
+    load.run(5)
+    new = ctl.hot()
+    expect(new == other(ctl, old), f"discovery names the promoted node (it names {new!r})")
+    keys = {**load.written(), **stale.written()}
+
+    def diverged() -> dict[str, tuple[Any, Any]]:
+        out = {}
+        for key in keys:
+            on_hot = try_read(ctl.read_direct, new, key)
+            on_warm = try_read(ctl.read_direct, old, key)
+            if on_hot != on_warm or isinstance(on_hot, Exception):
+                out[key] = (on_hot, on_warm)
+        return out
+
+    end = ctl.now() + limit
+    split = diverged()
+    while split and ctl.now() <= end:
+        ctl.sleep(0.2)
+        split = diverged()
+    assert not split, (
+        f"repro: pause hot node {old} past T, failover, resume, {len(stale.unacked)} stale "
+        f"direct writes refused, rejoin; {limit:.1f}s later the nodes disagree on "
+        f"{len(split)} of {len(keys)} keys (hot {new} / warm {old}): "
+        + ", ".join(f"{k}: {h!r}/{w!r}" for k, (h, w) in sorted(split.items())[:5])
+    )
+
+
+# ------------------------------------------------------------------ HW-14
+
+
+@clause("HW-14")
+def test_switchover_moves_the_hot_role_and_loses_nothing(impl: Any) -> None:
+    """A planned switchover right after a write: the warm node is hot within T, every ack kept.
+
+    Unlike a failover the old hot node is healthy, so nothing excuses a loss,
+    in either mode: the freshest write (not yet shipped by an asynchronous
+    pair) must reach the new hot node, and the old one must refuse writes at
+    once (a manual SENTINEL FAILOVER promotes the replica while the old
+    primary still takes writes, redis-py issue #435).
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the switchover")
+    old = ctl.hot()
+    new = other(ctl, old)
+    expect(load.once(), "a write is acknowledged right before the switchover")
+    t0 = ctl.now()
+    try:
+        c.switchover()
+        error = None
+    except Exception as exc:
+        error = exc
+    # Span from the START of the call to its END: a fail (over T) is true.
+    took = ctl.now() - t0
+    named, roles = ctl.hot(), {n: try_read(ctl.role, n) for n in ctl.nodes()}
+    stale_ack = try_write(lambda k, v: ctl.write_direct(old, k, v), "stale", "x")
+    after = load.run(10)
+    lost = load.lost(impl.client("reader").read)
+    assert error is None, (
+        f"repro: healthy pair, switchover() raised {error!r}; probes: discovery names "
+        f"{named}, roles {roles}, {len(lost)} acknowledged writes lost"
+    )
+    assert took <= ctl.detection_bound, f"switchover took {took:.2f}s > T"
+    assert named == new and roles[new] == "hot", (
+        f"repro: switchover from {old}; discovery names {named}, roles {roles}"
+    )
+    assert not stale_ack, f"repro: switchover from {old}; {old} still acknowledged a direct write"
+    assert after > 0, f"repro: switchover; no write acknowledged afterwards (roles {roles})"
+    assert not lost, (
+        f"repro: {BEFORE + 1} writes, switchover {old} -> {new}; {len(lost)} acknowledged "
+        f"writes lost: {sorted(lost)[:5]}"
+    )

@@ -99,8 +99,9 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism(
             name="hotwarm",
             protocol=p.HotWarmClient,
+            capability_protocols={"switchover": p.HotWarmSwitchover},
             references=("memory", "memory-async", "redis-sentinel"),
-            capabilities=("sync", "async"),
+            capabilities=("sync", "async", "switchover"),
         ),
     ]
 }

@@ -17,6 +17,7 @@ __all__ = [
     "Coordinator",
     "HasParticipants",
     "HotWarmClient",
+    "HotWarmSwitchover",
     "LRUClient",
     "LRUContains",
     "LRUKeys",
@@ -164,3 +165,10 @@ class HotWarmClient(Protocol):
     def write(self, key: str, value: str) -> bool: ...
     def read(self, key: str) -> str | None: ...
     def control(self) -> Control: ...
+
+
+@runtime_checkable
+class HotWarmSwitchover(Protocol):
+    """Capability ``switchover``: an operator's planned move of the hot role (HW-14)."""
+
+    def switchover(self) -> None: ...

@@ -28,10 +28,9 @@ from distconform.api import Context, new_namespace
 from distconform.backends import PrivateSentinel
 from distconform.conformance.test_hotwarm import (
     SETUP_T,
-    STEP,
-    Load,
     kill_under_load,
     other,
+    stale_writes,
     try_write,
     wait_role,
 )
@@ -99,11 +98,7 @@ def test_kill_restart_and_pause_under_load(
     assert t_ack is not None, f"no failover within {SETUP_T} x T after SIGSTOP of {new}"
     report("pause.failover_s", round(t_ack - t_pause, 3))
     ctl.resume(new)
-    stale = Load(lambda k, v: ctl.write_direct(new, k, v), ctl, "stale")
-    for _ in range(20):
-        stale.once()
-        load.once()
-        ctl.sleep(STEP)
+    stale = stale_writes(ctl, new, load, 20)
     assert wait_role(ctl, new, "warm", SETUP_T * t), f"{new} did not rejoin after SIGCONT"
     load.run(10)
     reader = pair.client("reader2").read

@@ -25,6 +25,8 @@ class Bad(MemoryCluster):
     MODE: ClassVar[str] = "sync"
     CLAIMS: ClassVar[str | None] = None
     CLIENT: ClassVar[type[MemoryClient]] = MemoryClient
+    #: Capabilities declared besides the mode (the reference declares switchover).
+    EXTRA: ClassVar[frozenset[str]] = frozenset({"switchover"})
 
     @classmethod
     def factory(cls, ctx: Context) -> Implementation:
@@ -35,7 +37,7 @@ class Bad(MemoryCluster):
         cluster.loss_window = 0.0 if claims == "sync" else cluster.loss_window
         return Implementation(
             client=lambda: cls.CLIENT(cluster),
-            capabilities=frozenset({claims}),
+            capabilities=frozenset({claims}) | cls.EXTRA,
             description=f"known-bad: {cls.__name__}",
         )
 
@@ -161,6 +163,84 @@ class ReadsFromWarm(Bad):
     CLIENT = Client
 
 
+class DetectorUnderHoldOff(Bad):
+    """Declares a hold-off of 0.9 s but declares the hot node dead after 0.8 s of silence.
+
+    Off by a little: a pause of H/2 (HW-10) never sees it, a pause of H does.
+    """
+
+    def __init__(self, mode: str = "sync", clock: FakeClock | None = None) -> None:
+        super().__init__(mode, clock)
+        self.down_after = 0.8
+
+
+class SlowDetector(Bad):
+    """Declares T = 1.3 s but waits 1.4 s of silence before promoting (a bound off by a little)."""
+
+    def __init__(self, mode: str = "sync", clock: FakeClock | None = None) -> None:
+        super().__init__(mode, clock)
+        self.down_after = 1.4  # detection_bound stays the reference's 1.3 s
+
+
+class StuckOnPausedClient(MemoryClient):
+    """Keeps the node it found until a call is refused by a dead node; a hung one it retries.
+
+    redis-py's default ``master_for`` has no socket timeout: a primary that
+    hangs (SIGSTOP, a frozen VM) keeps the client's connection and its calls.
+    """
+
+    def __init__(self, cluster: MemoryCluster) -> None:
+        super().__init__(cluster)
+        self._pinned = cluster.directory
+
+    def _target(self) -> str:
+        c = self._cluster
+        if c._node(self._pinned).state == "dead":
+            self._pinned = c.directory  # connection refused: ask discovery again
+        return self._pinned
+
+    def write(self, key: str, value: str) -> bool:
+        c = self._cluster
+        return c.node_write(c._node(self._target()), key, value)
+
+    def read(self, key: str) -> str | None:
+        return self._cluster.read_direct(self._target(), key)
+
+
+class StuckOnPaused(Bad):
+    """Failover works, but clients rediscover only when the old node refuses, not when it hangs."""
+
+    CLIENT = StuckOnPausedClient
+
+
+class MergeOnRejoin(Bad):
+    """Async pair whose rejoining node merges the new hot node's data into its own.
+
+    The writes the old hot node acknowledged but never shipped (lost within
+    L, as declared) stay on the rejoined warm copy: the two nodes disagree,
+    and a later failover brings back writes that had vanished.
+    """
+
+    MODE = "async"
+
+    def demote(self, n: Node, hot: Node) -> None:
+        if hot.state != "up":
+            return
+        n.role, n.epoch, n.pending = "warm", self.epoch, []
+        n.data = {**n.data, **hot.data}
+
+
+class SwitchoverDropsPending(Bad):
+    """Async pair whose planned switchover promotes the warm node without shipping the log first."""
+
+    MODE = "async"
+
+    def switchover(self) -> None:
+        old = self._nodes[self.directory]
+        old.pending = []  # forgotten: the writes acknowledged since the last heartbeat
+        super().switchover()
+
+
 def _spec(cls: type) -> str:
     return f"{__name__}:{cls.__name__}.factory"
 
@@ -207,5 +287,28 @@ KNOWN_BAD = [
     KnownBad(
         "reads-from-warm", "hotwarm", _spec(ReadsFromWarm), ("HW-1",),
         "reads scaled out to the async replica miss the writes not yet shipped",
+    ),
+    KnownBad(
+        "detector-under-hold-off", "hotwarm", _spec(DetectorUnderHoldOff), ("HW-12",),
+        "down-after set just below the declared hold-off: a pause of H/2 passes, a pause of "
+        "H replaces a node that was only slow",
+    ),
+    KnownBad(
+        "slow-detector", "hotwarm", _spec(SlowDetector), ("HW-4", "HW-11"),
+        "down-after 1.4 s with a declared failover bound of 1.3 s: failover is late by 0.1 s",
+    ),
+    KnownBad(
+        "stuck-on-paused", "hotwarm", _spec(StuckOnPaused), ("HW-11",),
+        "clients rediscover on a refused connection only: a hung (SIGSTOPped) primary keeps "
+        "them after the failover",
+    ),
+    KnownBad(
+        "merge-on-rejoin", "hotwarm", _spec(MergeOnRejoin), ("HW-13",),
+        "the rejoining old primary merges instead of resyncing: its unshipped writes stay on "
+        "the warm copy, which disagrees with the hot one",
+    ),
+    KnownBad(
+        "switchover-drops-pending", "hotwarm", _spec(SwitchoverDropsPending), ("HW-14",),
+        "a planned switchover promotes the replica before it has the primary's last writes",
     ),
 ]  # fmt: skip

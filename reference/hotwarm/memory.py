@@ -12,6 +12,11 @@ deterministic. At each step:
 - a node that thinks it is hot but is not the one discovery names (a resumed
   or restarted old hot node) demotes itself and resyncs from the hot node.
 
+Switchover (capability ``switchover``): :meth:`MemoryCluster.switchover` ships
+the hot node's pending log to the warm node first, then promotes it and
+demotes the old hot node in the same step, so nothing acknowledged is lost in
+either mode and no write can reach the old node between the two.
+
 Fencing: a node acknowledges a write only while discovery names it, and, in
 sync mode, only once its warm peer applied the write (a warm node refuses a
 log entry from an epoch older than its own). With its peer dead it serves
@@ -118,6 +123,22 @@ class MemoryCluster:
         # Comes back empty with its original configuration; tick() demotes it.
         n.state, n.role, n.epoch = "up", "hot" if node == "a" else "warm", 0
 
+    def switchover(self) -> None:
+        """Move the hot role to the warm node; raises when there is no healthy warm node."""
+        old = self._nodes[self.directory]
+        new = self.peer(old)
+        if old.state != "up" or new.state != "up" or new.role != "warm":
+            raise RuntimeError(
+                f"no switchover: hot {old.name} is {old.state}, {new.name} is "
+                f"{new.state}/{new.role}"
+            )
+        if old.pending:
+            if not self.replicate(old, new, old.pending):
+                raise RuntimeError(f"no switchover: {new.name} did not take the pending log")
+            old.pending = []
+        self.promote()
+        self.demote(old, new)
+
     def write_direct(self, node: str, key: str, value: str) -> bool:
         return self.node_write(self._node(node), key, value)
 
@@ -223,13 +244,16 @@ class MemoryClient:
     def control(self) -> MemoryCluster:
         return self._cluster
 
+    def switchover(self) -> None:
+        self._cluster.switchover()
+
 
 def _build(ctx: Context, mode: str) -> Implementation:
     clock = ctx.clock if isinstance(ctx.clock, FakeClock) else FakeClock()
     cluster = MemoryCluster(mode=mode, clock=clock)
     return Implementation(
         client=lambda: MemoryClient(cluster),
-        capabilities=frozenset({mode}),
+        capabilities=frozenset({mode, "switchover"}),
         description=f"in-memory hot-warm pair, {mode} replication, simulated clock",
     )
 
