@@ -10,7 +10,12 @@ people's scripts) can read outcomes from the page:
 - ``<tr class="clause" data-clause="LOCK-3">`` per clause row,
 - ``<td class="outcome" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``,
 - ``<td class="score" data-impl="redis" data-passed="12" data-applicable="15">``,
-- ``<div class="failure" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``.
+- ``<div class="failure" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``,
+- ``<section id="calibration">`` with ``<tr class="calibration" data-measure="jitter">``
+  (and ``redis``, ``mysql``) whose cells carry ``data-p50``/``data-p99``/``data-max``
+  in seconds, and ``data-tolerance`` (the tight tolerance for one round trip),
+- ``<tr class="timing" data-impl=... data-clause=... data-tight-ok="true"
+  data-loose-ok="true">`` per timing check, in each mechanism's timing table.
 """
 
 from __future__ import annotations
@@ -175,8 +180,45 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
             for r in data["results"]
             if r["mechanism"] == mech and r["outcome"] in ("fail", "error")
         ]
-        mechs.append({"name": mech, "columns": columns, "rows": rows, "failures": failures})
-    return {"mechanisms": mechs}
+        timing = [
+            {**t, "implementation": r["implementation"], "clause": r["clause"]}
+            for r in data["results"]
+            if r["mechanism"] == mech
+            for t in r.get("timing") or ()
+        ]
+        mechs.append(
+            {"name": mech, "columns": columns, "rows": rows, "failures": failures,
+             "timing": timing}
+        )  # fmt: skip
+    return {"mechanisms": mechs, "calibration": _calibration_view(data.get("calibration"))}
+
+
+def _ms(seconds: Any) -> str:
+    return "-" if seconds is None else f"{float(seconds) * 1000:.1f} ms"
+
+
+def _calibration_view(cal: Any) -> dict[str, Any] | None:
+    """The calibration table: one row per measure, figures in ms and raw seconds."""
+    if not isinstance(cal, dict) or "jitter" not in cal:
+        return None
+    tol = cal.get("tolerance") or {}
+    rows = []
+    for key, label, figures, tolerance in [
+        ("jitter", "scheduler jitter", cal["jitter"], tol.get("memory")),
+        *[(k, f"{k} round trip", f, tol.get(k)) for k, f in (cal.get("rtt") or {}).items()],
+    ]:
+        rows.append(
+            {"key": key, "label": label, "n": figures.get("n"),
+             **{q: figures.get(q) for q in ("p50", "p99", "max")},
+             **{f"{q}_ms": _ms(figures.get(q)) for q in ("p50", "p99", "max")},
+             "tolerance": tolerance, "tolerance_ms": _ms(tolerance)}
+        )  # fmt: skip
+    return {
+        "measured": cal.get("measured") or "",
+        "formula": cal.get("formula") or "",
+        "floor_ms": _ms(cal.get("floor")),
+        "rows": rows,
+    }
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -201,6 +243,7 @@ def render_html(data: dict[str, Any]) -> str:
                 },
             },
             labels=OUTCOMES,
+            ms=_ms,
             **_view(data),
         )
     except jinja2.UndefinedError as exc:

@@ -20,6 +20,7 @@ from distconform import clauses as _clauses
 from distconform import mechanisms
 from distconform.adapters import Adapter, resolve, validate_client
 from distconform.api import Context, Implementation
+from distconform.calibrate import Calibrator, Timing
 from distconform.errors import UsageError
 from distconform.guard import DEFAULT_CALL_TIMEOUT, Guarded, call_with_timeout
 
@@ -36,6 +37,9 @@ _BACKENDS_KEY = pytest.StashKey["_backends.Backends"]()
 _ADAPTERS_KEY = pytest.StashKey[dict[str, list[Adapter]]]()
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _IMPLS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
+_CALIBRATOR_KEY = pytest.StashKey[Calibrator]()
+#: The user_properties key under which a test's timing checks travel to the report.
+TIMING_PROPERTY = "distconform_timing"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,6 +127,25 @@ def dc_backends(pytestconfig: pytest.Config) -> Iterator[_backends.Backends]:
     pytestconfig.stash[_BACKENDS_KEY] = b
     yield b
     b.close()
+
+
+@pytest.fixture(scope="session")
+def dc_calibrator(pytestconfig: pytest.Config, dc_backends: _backends.Backends) -> Calibrator:
+    """The run's calibration; nothing is measured until a test first asks."""
+    cal = Calibrator(lambda kind: dc_backends.url(kind) if kind in ("redis", "mysql") else None)
+    pytestconfig.stash[_CALIBRATOR_KEY] = cal
+    return cal
+
+
+@pytest.fixture
+def timing(request: pytest.FixtureRequest, dc_calibrator: Calibrator) -> Timing:
+    """Calibrated tolerances and recorded verdicts (see :mod:`distconform.calibrate`)."""
+    node = request.node
+
+    def record(entry: dict[str, Any]) -> None:
+        node.user_properties.append((TIMING_PROPERTY, entry))
+
+    return Timing(dc_calibrator, record)
 
 
 @dataclass
@@ -281,6 +304,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "outcome": outcome,
                 "message": message,
                 "duration": round(report.duration, 4),
+                "timing": [v for k, v in item.user_properties if k == TIMING_PROPERTY],
             }
         )
     return report
@@ -300,7 +324,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from distconform import report
 
     b = session.config.stash.get(_BACKENDS_KEY, None)
-    data = report.build(results, session.config.stash[_IMPLS_KEY], b)
+    calibrator = session.config.stash.get(_CALIBRATOR_KEY, None)
+    measured = calibrator.measured if calibrator is not None else None
+    data = report.build(
+        results,
+        session.config.stash[_IMPLS_KEY],
+        b,
+        calibration=measured.to_json() if measured is not None else None,
+    )
     out = Path(session.config.getoption(OPT_REPORT))
     if not out.is_absolute():
         out = Path(session.config.invocation_params.dir) / out

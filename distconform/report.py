@@ -44,9 +44,16 @@ def _git_commit() -> str | None:
 
 
 def build(
-    tests: list[dict[str, Any]], impls: dict[str, dict[str, Any]], backends: Any
+    tests: list[dict[str, Any]],
+    impls: dict[str, dict[str, Any]],
+    backends: Any,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fold per-test outcomes into per-(implementation, clause) outcomes."""
+    """Fold per-test outcomes into per-(implementation, clause) outcomes.
+
+    ``calibration`` is :meth:`distconform.calibrate.Calibration.to_json` when
+    the run measured one; each result carries the timing checks of its tests.
+    """
     mechs = sorted({t["mechanism"] for t in tests})
     clause_defs = {m: _clauses.load(m) for m in mechs}
     implementations = []
@@ -89,8 +96,10 @@ def build(
                     "message": "\n".join(messages)[:4000],
                     "duration": round(sum(t["duration"] for t in mine), 4),
                     "tests": [t["test"] for t in mine],
+                    "timing": [{**rec, "test": t["test"]} for t in mine
+                               for rec in t.get("timing") or ()],
                 }
-            )
+            )  # fmt: skip
     servers = {}
     if backends is not None:
         for kind, version in backends.versions.items():
@@ -108,6 +117,7 @@ def build(
             "platform": platform.platform(),
             "servers": servers,
         },
+        "calibration": calibration,
         "implementations": implementations,
         "clauses": {
             m: [{"id": c.id, "level": c.level, "requires": c.requires, "text": c.text} for c in cs]
@@ -166,12 +176,62 @@ def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) 
     return "\n".join(out)
 
 
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def calibration_lines(cal: dict[str, Any] | None) -> list[str]:
+    """The calibrated figures and the formula, as Markdown lines."""
+    if not cal:
+        return ["No timing check ran, so nothing was calibrated.", ""]
+    j = cal["jitter"]
+    lines = [
+        f"Measured {cal.get('measured') or '?'}; formula: `{cal['formula']}`.",
+        "",
+        "| measure | n | p50 | p99 | max | tight tolerance (1 round trip) |",
+        "|---|---|---|---|---|---|",
+        f"| scheduler jitter | {j['n']} | {_ms(j['p50'])} | {_ms(j['p99'])} | {_ms(j['max'])} "
+        f"| memory: {_ms(cal['tolerance'].get('memory'))} |",
+    ]
+    for kind, f in cal["rtt"].items():
+        lines.append(
+            f"| {kind} round trip | {f['n']} | {_ms(f['p50'])} | {_ms(f['p99'])} "
+            f"| {_ms(f['max'])} | {kind}: {_ms(cal['tolerance'].get(kind))} |"
+        )
+    floor, switch = _ms(cal["floor"]), _ms(cal["switch_interval"])
+    lines += ["", f"Floor: {floor} (switch interval {switch}).", ""]
+    return lines
+
+
+def timing_line(r: dict[str, Any], t: dict[str, Any]) -> str:
+    """One timing check of one clause result, with both verdicts."""
+
+    def verdict(ok: bool) -> str:
+        return "ok" if ok else "FAIL"
+
+    bounds = []
+    if t.get("at_least") is not None:
+        bounds.append(f"min {_ms(t.get('min'))} >= {_ms(t['at_least'])} "
+                      f"{verdict(t.get('at_least_ok', True))}")  # fmt: skip
+    if t.get("at_most") is not None:
+        tight = t["tight"] if t.get("rechecked_tight") is None else max(
+            t["tight"], t["rechecked_tight"])  # fmt: skip
+        bounds.append(f"tight: median {_ms(t['median'])} <= {_ms(t['at_most'])} + "
+                      f"{_ms(tight)} {verdict(t['tight_ok'])}")  # fmt: skip
+        bounds.append(f"loose: max {_ms(t['max'])} <= {_ms(t['at_most'])} + "
+                      f"{_ms(t['loose'])} {verdict(t['loose_ok'])}")  # fmt: skip
+    return (f"- {r['implementation']} {r['clause']} — {t['what']} (n={t['n']}): "
+            + "; ".join(bounds))  # fmt: skip
+
+
 def markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# distconform report ({data['suite']['version']}, "
         f"commit {(data['suite']['commit'] or 'unknown')[:12]})",
         "",
     ]
+    if data.get("calibration"):
+        lines += ["## Timing calibration", "", *calibration_lines(data["calibration"])]
     for mech in data["clauses"]:
         header, rows = _grid(data, mech)
         lines += [f"## {mech}", "", "| " + " | ".join(header) + " |",
@@ -185,6 +245,12 @@ def markdown(data: dict[str, Any]) -> str:
             for r in failures:
                 msg = r["message"].replace("\n", " ")[:600]
                 lines.append(f"- **{r['implementation']} {r['clause']}** ({r['outcome']}): {msg}")
+            lines.append("")
+        timed = [(r, t) for r in data["results"] if r["mechanism"] == mech
+                 for t in r.get("timing") or ()]  # fmt: skip
+        if timed:
+            lines += ["### Timing verdicts", ""]
+            lines += [timing_line(r, t) for r, t in timed]
             lines.append("")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ import pytest
 
 from distconform import clauses as _clauses
 from distconform import html, report
+from distconform.calibrate import Calibration, Figures, judge
 from distconform.cli import main
 
 LOCK_IDS = [c.id for c in _clauses.load("lock")]
@@ -90,7 +91,39 @@ def sample() -> dict[str, Any]:
         "lock/soft": _impl("soft", []),
         "lock/idle": _impl("idle", []),
     }
-    return report.build(tests, impls, None)
+    tests[6]["timing"] = TIMING
+    return report.build(tests, impls, None, calibration=CALIBRATION.to_json())
+
+
+#: Figures as a loaded 2-core machine gives them (seconds).
+CALIBRATION = Calibration(
+    jitter=Figures(200, 0.0001, 0.0004, 0.0058),
+    rtt={"redis": Figures(100, 0.0002, 0.0005, 0.0047)},
+    switch_interval=0.005,
+    measured="2026-01-01T00:00:00+00:00",
+)
+#: clean LOCK-4: one check passes both verdicts, one misses only the tight one.
+TIMING = [
+    judge("expiry", [1.00, 1.01, 1.02], at_least=1.0, at_most=1.0, tight=0.03, loose=0.5).to_json(),
+    judge("wait", [1.2, 1.2, 1.3], at_most=1.0, tight=0.03, loose=0.5).to_json(),
+]
+
+
+def check_calibration(dom: Dom) -> None:
+    """The calibration table shows the figures of CALIBRATION; timing rows show verdicts."""
+    rows = {e.attrs["data-measure"]: e for e in dom.find("calibration")}
+    assert set(rows) == {"jitter", "redis"}
+    assert float(rows["jitter"].attrs["data-p99"]) == 0.0004
+    assert float(rows["redis"].attrs["data-p99"]) == 0.0005
+    tol = CALIBRATION.tolerance(["redis"])
+    assert float(rows["redis"].attrs["data-tolerance"]) == pytest.approx(tol, abs=1e-6)
+    assert "0.4 ms" in rows["jitter"].text and "5.8 ms" in rows["jitter"].text
+    formula = next(e for e in dom.elements if e.attrs.get("id") == "calibration-formula")
+    assert "switch_interval" in formula.text
+    timing = dom.find("timing", data_impl="clean", data_clause="LOCK-4")
+    assert [(t.attrs["data-tight-ok"], t.attrs["data-loose-ok"]) for t in timing] == [
+        ("true", "true"), ("false", "true")]  # fmt: skip
+    assert "expiry" in timing[0].text and "FAIL" in timing[1].text
 
 
 BROKEN = textwrap.dedent(
@@ -366,6 +399,7 @@ def test_html_matrix_from_sample(tmp_path: Path) -> None:
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     dom = Dom(text)
     check_matrix(dom, SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES)
+    check_calibration(dom)
     row = dom.one("clause", data_clause="LOCK-12")
     assert "fencing" in row.text and "Every grant's token is greater" in row.text
     head = dom.one("impl", data_impl="clean")
@@ -441,6 +475,8 @@ def test_chromium_reads_the_matrix(
         impls, expected, scores = list(REAL_EXPECTED), REAL_EXPECTED, REAL_SCORES
     dom = Dom(dump_dom(page, tmp_path / "profile"))
     check_matrix(dom, impls, expected, scores)
+    if source == "sample":
+        check_calibration(dom)
     assert not [e for e in dom.elements if e.tag == "script"]
 
 
