@@ -685,3 +685,295 @@ def test_boundary_convention(impl: Subject, env: Callable[..., Env], algorithm: 
             f"{algorithm} (quota 4, W={W}, r=4/s), fake clock from a multiple of W: "
             f"{shown(calls)}; the last should be {'admitted' if want else 'rejected'}"
         )
+
+
+# ------------------------------------------------------------------ worst-case schedules
+
+#: Keys of the sliding-window-counter worst case: their phases 1/16 W apart,
+#: so that, whatever the windows' alignment, some key's first burst falls in
+#: the last tenth of a window (a band of 0.1 W holds at least one of them).
+K_WORST = 16
+#: The second burst comes this long after the first: 0.9 W. In real time the
+#: two bursts (each a few ms) then lie within 0.9 W + a sleep overrun, under
+#: W unless the overrun passes 0.1 W = 100 ms, and ``excess`` measures it
+#: anyway: an overrun can only hide a mistake, never fail a correct limiter.
+WORST_GAP = 0.9 * W
+
+
+def swc_worst_schedule() -> list[tuple[float, str, int]]:
+    """Per key j: a full burst at phase j W / 16, another 0.9 W later (spec: RL-4 bound).
+
+    For the key whose first burst lands at fraction x > 0.9 of a window (after
+    an empty one), the second lands at f = x - 0.1 > 0.8 of the next: the
+    previous window weighs N (1 - f) < 1, so a counter that admits while
+    ``p (1 - f) + c + 1 <= N`` takes N - 1 there, 2N - 1 in all, and one that
+    rounds the weighted count down (``floor``) takes N: 2N within 0.9 W.
+    """
+    out: list[tuple[float, str, int]] = []
+    for j in range(K_WORST):
+        p, key = j * W / K_WORST, f"w{j}"
+        out += [*burst(p, key, QUOTA), *burst(p + WORST_GAP, key)]
+    return out
+
+
+@clause("RL-4")
+def test_sliding_window_counter_worst_case(impl: Subject, env: Callable[..., Env]) -> None:
+    """Full bursts near the ends of two consecutive windows: at most 2N - 1 within W."""
+    offered(impl, "sliding-window-counter")
+    e = env()
+    c = e.client("sliding-window-counter")
+    calls = e.run(c, swc_worst_schedule())
+    expect(any(x.admitted for x in calls), "no hit of the schedule was admitted")
+    found = excess(calls, "sliding-window-counter")
+    assert found is None, found
+
+
+#: RL-13: after the bucket is emptied, one hit every 0.15 s (r = 5: 0.75 of a
+#: token per gap, more often than r) for 2 s.
+REFILL_GAP, REFILL_SPAN = 0.15, 2.0
+
+
+@clause("RL-13")
+def test_refill_is_continuous(impl: Subject, env: Callable[..., Env]) -> None:
+    """An emptied bucket hit every 0.75 / r s is admitted r d - 1 units by the last rejection.
+
+    At the instant T of a rejected hit the bucket holds less than one token;
+    it held at least 0 at the instant T0 of the last hit that emptied it, and
+    gained r (T - T0) since (it never fills: hits come faster than r). So the
+    hits admitted between them took more than r (T - T0) - 1 units, and T - T0
+    is at least the rejected call's start minus the emptying call's end. A
+    bucket that truncates each refill to whole tokens gets 0 per gap here.
+    """
+    offered(impl, "token-bucket")
+    e = env()
+    c = e.client("token-bucket")
+    empty = e.run(c, burst(0.0, "refill"))
+    expect(not empty[-1].admitted, f"{BURST_HITS} hits on a fresh bucket of {BURST} all admitted")
+    t0 = max(x.end for x in empty)
+    steps = int(REFILL_SPAN / REFILL_GAP)
+    after = e.run(c, [(t0 + (i + 1) * REFILL_GAP, "refill", 1) for i in range(steps)])
+    for i, x in enumerate(after):
+        if x.admitted:
+            continue
+        got = sum(y.admitted for y in after[:i])
+        owed = RATE * (x.start - t0) - 1
+        assert got >= owed - 1e-9, (
+            f"token-bucket (r={RATE}/s, b={BURST}): emptied by {t0:.3f}, then hit every "
+            f"{REFILL_GAP} s: {got} admitted before the rejection at {x.start:.3f}, owed at "
+            f"least r d - 1 = {owed:.2f}: {shown(empty + after)}"
+        )
+
+
+# ------------------------------------------------------------------ observers
+
+
+def _observer(impl: Subject, capability: str, algorithm: str) -> None:
+    if not impl.has(capability):
+        pytest.skip(f"{NOT_APPLICABLE}: needs capability {capability!r}")
+    offered(impl, algorithm)
+
+
+@clause("RL-14")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_peek_never_consumes_and_agrees(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """2N peeks leave a fresh key whole; then each peek says what the hit after it gets.
+
+    A key alone only ever gains room with time, so in real time a peek that
+    admits must be followed by an admitted hit; a peek that rejects followed
+    by an admitted hit is excused only by time (a fresh key per attempt, the
+    mistake on every one fails).
+    """
+    _observer(impl, "peek", algorithm)
+    e = env()
+    c = e.client(algorithm)
+    costs = [1, 2, 1, 1, 3, 1] if impl.has("cost") else [1] * 6
+    lenient = []
+    for attempt in range(ATTEMPTS):
+        key = f"peek{attempt}"
+        peeks = [c.peek(key) for _ in range(2 * QUOTA)]
+        assert all(p is True for p in peeks), f"{algorithm}: peek on a fresh key answered {peeks}"
+        calls = e.run(c, burst(e.now(), key, QUOTA))
+        assert all(x.admitted for x in calls), (
+            f"{algorithm} (quota {QUOTA}): after {2 * QUOTA} peeks a fresh key did not admit "
+            f"{QUOTA} hits: peek consumed quota: {shown(calls)}"
+        )
+        key = f"peekpair{attempt}"
+        pairs = []
+        for k in costs:
+            said = c.peek(key, k) if k != 1 else c.peek(key)
+            got = e.hit(c, key, k)
+            pairs.append(f"peek({k})={said} then {got}")
+            assert not (said and not got.admitted), (
+                f"{algorithm} (quota {QUOTA}): peek said a hit of {k} fits, the hit right after "
+                "it was rejected: " + "; ".join(pairs)
+            )
+            if not said and got.admitted:
+                lenient.append("; ".join(pairs))
+                break
+        else:
+            return
+    raise AssertionError(
+        f"{algorithm} (quota {QUOTA}): on every fresh key a peek said no and the hit right "
+        f"after it was admitted: " + " | ".join(lenient)
+    )
+
+
+@clause("RL-15")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_remaining_is_what_hits_get(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """remaining(key) = r: r one-unit hits right after are admitted and the next rejected.
+
+    Checked on a fresh key, after 2 hits, and part-way back after the quota
+    was spent (half the idle period: fractional weights and tokens). The r
+    hits must all be admitted (room only grows on a key alone); one more
+    admitted is excused only by time passing (every fresh key must show it).
+    """
+    _observer(impl, "remaining", algorithm)
+    e = env()
+    c = e.client(algorithm)
+    assert c.remaining("fresh") == QUOTA, (
+        f"{algorithm}: a fresh key reports remaining {c.remaining('fresh')}, not {QUOTA}"
+    )
+    for setup in ("two", "partial"):
+        extra = []
+        for attempt in range(ATTEMPTS):
+            key = f"rem-{setup}{attempt}"
+            if setup == "two":
+                pre = e.run(c, burst(e.now(), key, 2))
+            else:
+                pre = e.run(c, burst(e.now(), key))
+                e.wait_until(e.now() + idle(algorithm) / 2)
+            r = c.remaining(key)
+            assert isinstance(r, int) and 0 <= r <= QUOTA, f"{algorithm}: remaining = {r!r}"
+            calls = e.run(c, burst(e.now(), key, r + 1))
+            assert all(x.admitted for x in calls[:r]), (
+                f"{algorithm} (quota {QUOTA}): remaining said {r}, fewer hits were admitted: "
+                f"{shown(pre + calls)}"
+            )
+            if not calls[r].admitted:
+                break
+            extra.append(f"remaining {r}: {shown(pre + calls)}")
+        else:
+            raise AssertionError(
+                f"{algorithm} (quota {QUOTA}): on every fresh key ({setup}) one more hit than "
+                f"remaining() said was admitted: " + " | ".join(extra)
+            )
+
+
+#: RL-16 in real time: the hit before the reported reset is sent this much
+#: before it, and must end before the reset measured from the query's start
+#: (else that side is not checked in this attempt); the hit after it is sent
+#: this much after, measured from the query's end. 0.1 s covers a loaded
+#: machine's sleep overrun and a library that rounds to milliseconds.
+RESET_MARGIN = 0.1
+
+
+@clause("RL-16")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_reset_after_both_sides(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """Spend two keys; a hit before reset_after is rejected, one after it is admitted.
+
+    Two keys spent alike, so that the rejected probe of the first (which may
+    count, under ``rejected-consumes``) cannot move the second's reset.
+    """
+    _observer(impl, "reset-after", algorithm)
+    e = env()
+    c = e.client(algorithm)
+    margin = TICK if e.fake else RESET_MARGIN
+    checked_before = False
+    for attempt in range(ATTEMPTS):
+        a, b = f"ra{attempt}", f"rb{attempt}"
+        spent = e.run(c, burst(e.now(), a) + burst(e.now(), b))
+        expect(not spent[-1].admitted, f"{BURST_HITS} hits did not spend the quota")
+        q0 = e.now()
+        ra = float(c.reset_after(a))
+        q1 = e.now()
+        assert ra > 0, f"{algorithm}: quota spent, yet reset_after = {ra}: {shown(spent)}"
+        if ra > 2 * margin:
+            before = e.run(c, [(q1 + ra - margin, a, 1)])[0]
+            if before.end < q0 + ra:
+                checked_before = True
+                assert not before.admitted, (
+                    f"{algorithm} (quota {QUOTA}): reset_after said {ra:.4f} s at "
+                    f"{q0:.4f}..{q1:.4f}, a hit before that was admitted: {before}"
+                )
+        p1 = e.now()
+        rb = float(c.reset_after(b))
+        after = e.run(c, [(e.now() + rb + margin, b, 1)])[0]
+        assert after.admitted, (
+            f"{algorithm} (quota {QUOTA}): reset_after said {rb:.4f} s at {p1:.4f}, a hit "
+            f"{margin} s after that was rejected: {shown(spent)}; {after}"
+        )
+        if checked_before:
+            return
+    expect(checked_before, "no reset was long enough to probe before it")
+
+
+@clause("RL-17")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_clear_gives_the_quota_back(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
+    """Spend keys a and b; clear(a): a admits its full quota at once, b stays spent."""
+    _observer(impl, "clear", algorithm)
+    e = env()
+    c = e.client(algorithm)
+    leaked = []
+    for attempt in range(ATTEMPTS):
+        a, b = f"ca{attempt}", f"cb{attempt}"
+        spent = e.run(c, burst(e.now(), a) + burst(e.now(), b))
+        expect(not spent[-1].admitted, f"{BURST_HITS} hits did not spend the quota")
+        c.clear(a)
+        back = e.run(c, burst(e.now(), a, QUOTA))
+        other = e.hit(c, b)
+        assert all(x.admitted for x in back), (
+            f"{algorithm} (quota {QUOTA}): after clear({a!r}) the key did not admit its "
+            f"quota: {shown(spent + back)}"
+        )
+        if not other.admitted:
+            return
+        leaked.append(f"{shown(spent)}; clear({a!r}); {other}")
+    raise AssertionError(
+        f"{algorithm}: clear of one key gave another key quota back on every attempt: "
+        + " | ".join(leaked)
+    )
+
+
+# ------------------------------------------------------------------ bad cost
+
+
+@clause("RL-18")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_cost_below_one_gives_nothing_back(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """Spend the quota, send hit(key, -N) and hit(key, 0); the next hit is still rejected.
+
+    Whatever the bad call does (raise or return), a probe follows it. A new
+    window between the spending and the probe would excuse an admitted
+    probe, so a limiter fails only when every fresh key shows it.
+    """
+    if not impl.has("cost"):
+        pytest.skip(f"{NOT_APPLICABLE}: needs capability 'cost'")
+    offered(impl, algorithm)
+    e = env()
+    c = e.client(algorithm)
+    refunds = []
+    for attempt in range(ATTEMPTS):
+        key = f"neg{attempt}"
+        spent = e.run(c, burst(e.now(), key, QUOTA))
+        expect(all(x.admitted for x in spent), f"a fresh key did not admit {QUOTA} hits")
+        answers = []
+        for bad in (-QUOTA, 0):
+            try:
+                answers.append(f"hit({key!r}, {bad}) -> {c.hit(key, bad)!r}")
+            except Exception as exc:
+                answers.append(f"hit({key!r}, {bad}) raised {type(exc).__name__}")
+        probe = e.hit(c, key)
+        if not probe.admitted:
+            return
+        refunds.append(f"{shown(spent)}; {'; '.join(answers)}; {probe}")
+    raise AssertionError(
+        f"{algorithm} (quota {QUOTA}): a spent key admitted again right after a hit of "
+        f"negative or zero cost, on every fresh key: " + " | ".join(refunds)
+    )

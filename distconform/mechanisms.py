@@ -77,6 +77,12 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism(
             name="ratelimit",
             protocol=p.RateLimitClient,
+            capability_protocols={
+                "peek": p.RateLimitPeek,
+                "remaining": p.RateLimitRemaining,
+                "reset-after": p.RateLimitResetAfter,
+                "clear": p.RateLimitClear,
+            },
             references=("memory", "redis"),
             capabilities=(
                 "sliding-log",
@@ -87,6 +93,10 @@ MECHANISMS: dict[str, Mechanism] = {
                 "rejected-consumes",
                 "distributed",
                 "injectable-clock",
+                "peek",
+                "remaining",
+                "reset-after",
+                "clear",
             ),
         ),
         Mechanism(

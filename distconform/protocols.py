@@ -27,7 +27,11 @@ __all__ = [
     "LockExtend",
     "LockFencing",
     "Participant",
+    "RateLimitClear",
     "RateLimitClient",
+    "RateLimitPeek",
+    "RateLimitRemaining",
+    "RateLimitResetAfter",
 ]
 
 
@@ -98,6 +102,34 @@ class RateLimitClient(Protocol):
 
     def configure(self, algorithm: str, **params: float) -> None: ...
     def hit(self, key: str, cost: int = 1) -> bool: ...
+
+
+@runtime_checkable
+class RateLimitPeek(Protocol):
+    """Capability ``peek``: what a hit would answer, without consuming."""
+
+    def peek(self, key: str, cost: int = 1) -> bool: ...
+
+
+@runtime_checkable
+class RateLimitRemaining(Protocol):
+    """Capability ``remaining``: the units a hit could take now."""
+
+    def remaining(self, key: str) -> int: ...
+
+
+@runtime_checkable
+class RateLimitResetAfter(Protocol):
+    """Capability ``reset-after``: seconds until one unit is admitted again."""
+
+    def reset_after(self, key: str) -> float: ...
+
+
+@runtime_checkable
+class RateLimitClear(Protocol):
+    """Capability ``clear``: forget a key's usage."""
+
+    def clear(self, key: str) -> None: ...
 
 
 # ---------------------------------------------------------------------- twopc

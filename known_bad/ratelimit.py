@@ -21,6 +21,7 @@ from distconform.backends import redis_client
 from distconform.known_bad import KnownBad
 from distconform.reference.ratelimit.memory import (
     ALGORITHMS,
+    OBSERVERS,
     MemoryRateLimitClient,
     MemoryRateLimiter,
     Params,
@@ -150,6 +151,153 @@ class LocalButDistributed(Bad):
 
     OFFERS = ("sliding-log", "token-bucket")
     EXTRA = frozenset({"cost", "injectable-clock", "distributed"})
+
+
+# ------------------------------------------------------------------ observers
+
+
+class Observed(Bad):
+    """The reference with its observers declared: the base of the observer mistakes."""
+
+    EXTRA = frozenset({"cost", "injectable-clock", *OBSERVERS})
+
+
+class PeekConsumes(Observed):
+    """``peek`` written as ``hit``: testing a key spends its quota."""
+
+    def peek(self, key: str, cost: int = 1) -> bool:
+        return self.hit(key, cost)
+
+
+class PeekOffByOne(Observed):
+    """``peek`` checks ``remaining + 1 >= cost``: it says yes when one unit is missing."""
+
+    def peek(self, key: str, cost: int = 1) -> bool:
+        return self.remaining(key) + 1 >= cost
+
+
+class RemainingOneMore(Observed):
+    """``remaining`` reports one unit more than there is (capped at the quota)."""
+
+    def remaining(self, key: str) -> int:
+        quota = self.params.burst if self.params.algorithm == "token-bucket" else self.params.limit
+        return min(quota, super().remaining(key) + 1)
+
+
+class RemainingOneShort(Observed):
+    """``remaining`` reports one unit less than there is (``>=`` for ``>``)."""
+
+    def remaining(self, key: str) -> int:
+        return max(0, super().remaining(key) - 1)
+
+
+class ResetEarly(Observed):
+    """``reset_after`` reports half the true wait (milliseconds read as half-milliseconds)."""
+
+    def reset_after(self, key: str) -> float:
+        return super().reset_after(key) / 2
+
+
+class ResetLate(Observed):
+    """``reset_after`` reports the end of the next window: half a window too late."""
+
+    def reset_after(self, key: str) -> float:
+        wait = super().reset_after(key)
+        return wait + self.params.window / 2 if wait > 0 and self.params.window else wait * 1.5
+
+
+class ClearNothing(Observed):
+    """``clear`` deletes a key name that ``hit`` never uses (a prefix forgotten): a no-op."""
+
+    def clear(self, key: str) -> None:
+        super().clear("prefix:" + key)
+
+
+class ClearEverything(Observed):
+    """``clear`` empties the whole store (FLUSHDB for DEL): every key's usage is gone."""
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._states.clear()
+
+
+class NegativeCostRefunds(Bad):
+    """``hit`` does not check the cost: a negative cost is added, giving units back."""
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        with self._lock:
+            return self._admit(key, self.clock.now(), cost)
+
+
+class PartialOverLimit(Bad):
+    """A hit that does not fit takes what is left of the quota, then reports rejected."""
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        if super().hit(key, cost):
+            return True
+        for _ in range(cost - 1):
+            if not super().hit(key, 1):
+                break
+        return False
+
+
+# ------------------------------------------------------------------ real time
+#
+# The same kind of mistakes in limiters without an injectable clock: the
+# suite runs them in real time, where only the worst-case schedules of the
+# bound derivations (full bursts near window ends at several phases, refill
+# in fractions of a token) show them.
+
+
+class RealTime(Bad):
+    """No injectable clock: run in real time (``ctx.clock`` is the real one)."""
+
+    EXTRA = frozenset({"cost"})
+
+
+class OffByOneRealTime(RealTime):
+    """Compares the count before adding with ``<=``, in real time: N + 1 (and b + 1)."""
+
+    def __init__(self, params: Params, clock: Any) -> None:
+        super().__init__(params, clock)
+        self.params = Params(
+            params.algorithm, params.limit + 1, params.window, params.rate, params.burst + 1
+        )
+
+
+def _floor(self: Bad, previous: int, elapsed: float) -> float:
+    # The mistake: the previous window's weight rounded down to whole units.
+    return math.floor(previous * (1 - elapsed))
+
+
+class SWCFloor(Bad):
+    """Sliding window counter that rounds the weighted previous count down (``floor``)."""
+
+    OFFERS = ("sliding-window-counter",)
+    weighted = _floor
+
+
+class SWCFloorRealTime(RealTime):
+    """The same ``floor`` of the weighted count, in real time."""
+
+    OFFERS = ("sliding-window-counter",)
+    weighted = _floor
+
+
+class RefillTruncatedRealTime(RealTime):
+    """Token bucket adding floor((now - last) r) tokens and moving last to now: fractions lost."""
+
+    OFFERS = ("token-bucket",)
+
+    def token_bucket(self, key: str, now: float, cost: int) -> bool:
+        p = self.params
+        tokens, last = self._states.get(key, (float(p.burst), now))
+        tokens = min(float(p.burst), tokens + math.floor((now - last) * p.rate))
+        if tokens < cost:
+            self._states[key] = (tokens, now)
+            return False
+        self._states[key] = (tokens - cost, now)
+        return True
 
 
 class SeedLimiter:
@@ -337,5 +485,64 @@ KNOWN_BAD = [
         "client-wall-clock-log", "ratelimit", _spec(ClientWallClockLog), ("RL-9",),
         "the same log scored with time.time(): processes whose wall clocks disagree by more "
         "than W each see the others' entries as expired or not yet due",
+    ),
+    KnownBad(
+        "peek-consumes", "ratelimit", _spec(PeekConsumes), ("RL-14",),
+        "peek implemented with hit: asking whether a request fits spends the quota",
+    ),
+    KnownBad(
+        "peek-off-by-one", "ratelimit", _spec(PeekOffByOne), ("RL-14",),
+        "peek says a hit fits when one unit is missing; the hit after it is rejected",
+    ),
+    KnownBad(
+        "remaining-one-more", "ratelimit", _spec(RemainingOneMore), ("RL-15",),
+        "remaining reports a unit that is not there: a caller that trusts it is rejected",
+    ),
+    KnownBad(
+        "remaining-one-short", "ratelimit", _spec(RemainingOneShort), ("RL-15",),
+        "remaining hides a unit that is there: callers hold back work the limiter would admit",
+    ),
+    KnownBad(
+        "reset-early", "ratelimit", _spec(ResetEarly), ("RL-16",),
+        "reset_after half the true wait: a client that retries then is rejected again",
+    ),
+    KnownBad(
+        "reset-late", "ratelimit", _spec(ResetLate), ("RL-16",),
+        "reset_after half a window too long: the quota is back before the reported time",
+    ),
+    KnownBad(
+        "clear-nothing", "ratelimit", _spec(ClearNothing), ("RL-17",),
+        "clear deletes a key name hit never uses: the quota stays spent",
+    ),
+    KnownBad(
+        "clear-everything", "ratelimit", _spec(ClearEverything), ("RL-17",),
+        "clear empties the whole store: one key's reset gives every key its quota back",
+    ),
+    KnownBad(
+        "negative-cost-refunds", "ratelimit", _spec(NegativeCostRefunds), ("RL-18",),
+        "no check of the cost: hit(key, -N) adds -N (INCRBY) and gives the quota back",
+    ),
+    KnownBad(
+        "partial-over-limit", "ratelimit", _spec(PartialOverLimit), ("RL-10",),
+        "a request that does not fit takes what is left and is still rejected: admitted in part",
+    ),
+    KnownBad(
+        "swc-floor", "ratelimit", _spec(SWCFloor), ("RL-4",),
+        "the weighted previous count rounded down: 2N in an interval shorter than W",
+    ),
+    KnownBad(
+        "swc-floor-real-time", "ratelimit", _spec(SWCFloorRealTime), ("RL-4",),
+        "the same floor without an injectable clock: only the worst-case real-time schedule "
+        "(full bursts in the last tenth of two consecutive windows) shows it",
+    ),
+    KnownBad(
+        "refill-truncated-real-time", "ratelimit", _spec(RefillTruncatedRealTime), ("RL-13",),
+        "refill truncated to whole tokens with the timestamp moved on: hits every 0.75 / r s "
+        "never get a token",
+    ),
+    KnownBad(
+        "off-by-one-real-time", "ratelimit", _spec(OffByOneRealTime),
+        ("RL-1", "RL-2", "RL-3", "RL-5"),
+        "count <= N checked before adding, in real time: bursts admit N + 1 (and b + 1)",
     ),
 ]  # fmt: skip

@@ -12,6 +12,7 @@ each algorithm is a few lines, written for reading, not for speed.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections import deque
@@ -22,6 +23,7 @@ from distconform.api import Clock, Context, Implementation
 
 __all__ = [
     "ALGORITHMS",
+    "OBSERVERS",
     "WINDOWED",
     "MemoryRateLimitClient",
     "MemoryRateLimiter",
@@ -33,6 +35,8 @@ __all__ = [
 
 #: The algorithm names ``configure`` takes; each is also a capability.
 ALGORITHMS = ("sliding-log", "fixed-window", "sliding-window-counter", "token-bucket")
+#: Optional calls that read or reset a key's quota (spec: Observers); each is a capability.
+OBSERVERS = ("peek", "remaining", "reset-after", "clear")
 #: Algorithms configured by a limit N per window W (the others: rate r, burst b).
 WINDOWED = ("sliding-log", "fixed-window", "sliding-window-counter")
 
@@ -114,6 +118,74 @@ class MemoryRateLimiter:
         with self._lock:
             return self._admit(key, self.clock.now(), cost)
 
+    def peek(self, key: str, cost: int = 1) -> bool:
+        """What ``hit(key, cost)`` would answer now, leaving every state as it was."""
+        return self._would_admit(key, _positive_int("cost", cost))
+
+    def _would_admit(self, key: str, cost: int) -> bool:
+        with self._lock:
+            saved = copy.deepcopy(self._states.get(key))
+            try:
+                return self._admit(key, self.clock.now(), cost)
+            finally:
+                if saved is None:
+                    self._states.pop(key, None)
+                else:
+                    self._states[key] = saved
+
+    def remaining(self, key: str) -> int:
+        """The most units one hit would be admitted now: the largest cost ``peek`` admits."""
+        quota = self.params.burst if self.params.algorithm == "token-bucket" else self.params.limit
+        fits = 0
+        for cost in range(1, quota + 1):
+            if not self._would_admit(key, cost):
+                break
+            fits = cost
+        return fits
+
+    def reset_after(self, key: str) -> float:
+        """Seconds from now until a hit of one unit is admitted, if the key is left alone."""
+        with self._lock:
+            now = self.clock.now()
+            state = copy.deepcopy(self._states.get(key))
+            p = self.params
+            if state is None:
+                return 0.0
+            if p.algorithm == "sliding-log":
+                log = [t for t in state if t > now - p.window]
+                # The oldest entry leaving frees one place.
+                return 0.0 if len(log) < p.limit else log[len(log) - p.limit] + p.window - now
+            if p.algorithm == "token-bucket":
+                tokens, last = state
+                tokens = min(float(p.burst), tokens + (now - last) * p.rate)
+                return 0.0 if tokens >= 1 else (1 - tokens) / p.rate
+            index = self.window_index(now)
+            if p.algorithm == "fixed-window":
+                start, count = state
+                if start != index or count + 1 <= p.limit:
+                    return 0.0
+                return (index + 1) * p.window - now
+            start, previous, current = state
+            if start == index - 1:
+                previous, current = current, 0
+            elif start != index:
+                previous, current = 0, 0
+            elapsed = now / p.window - index
+            if previous * (1 - elapsed) + current + 1 <= p.limit:
+                return 0.0
+            if current + 1 <= p.limit and previous > 0:
+                # Later in this window: previous * (1 - f) <= N - current - 1.
+                f = 1 - (p.limit - current - 1) / previous
+                return (index + f) * p.window - now
+            # In the next window, the current count weighs as the previous one.
+            f = 1 - (p.limit - 1) / current if current > 0 else 0.0
+            return (index + 1 + f) * p.window - now
+
+    def clear(self, key: str) -> None:
+        """Forget everything about ``key``: its full quota is back."""
+        with self._lock:
+            self._states.pop(key, None)
+
     def sliding_log(self, key: str, now: float, cost: int) -> bool:
         """Admit when the log of the last W seconds has room for ``cost`` more entries."""
         p = self.params
@@ -149,11 +221,15 @@ class MemoryRateLimiter:
         elif start != index:
             previous, current = 0, 0
         elapsed = now / p.window - index
-        if previous * (1 - elapsed) + current + cost > p.limit:
+        if self.weighted(previous, elapsed) + current + cost > p.limit:
             self._states[key] = (index, previous, current)
             return False
         self._states[key] = (index, previous, current + cost)
         return True
+
+    def weighted(self, previous: int, elapsed: float) -> float:
+        """The previous window's count as it weighs at fraction ``elapsed`` of this one."""
+        return previous * (1 - elapsed)
 
     def token_bucket(self, key: str, now: float, cost: int) -> bool:
         """Admit when the bucket (b tokens, refilled at r per second) holds ``cost`` tokens."""
@@ -200,17 +276,32 @@ class MemoryRateLimitClient:
     def configure(self, algorithm: str, **params: Any) -> None:
         self._limiter = self._shared.attach(check_params(algorithm, self._offered, **params))
 
-    def hit(self, key: str, cost: int = 1) -> bool:
+    def _configured(self) -> MemoryRateLimiter:
         if self._limiter is None:
             raise RuntimeError("call configure(algorithm, ...) before hit")
-        return self._limiter.hit(key, cost)
+        return self._limiter
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        return self._configured().hit(key, cost)
+
+    def peek(self, key: str, cost: int = 1) -> bool:
+        return self._configured().peek(key, cost)
+
+    def remaining(self, key: str) -> int:
+        return self._configured().remaining(key)
+
+    def reset_after(self, key: str) -> float:
+        return self._configured().reset_after(key)
+
+    def clear(self, key: str) -> None:
+        self._configured().clear(key)
 
 
 def factory(ctx: Context) -> Implementation:
     shared = SharedLimiter(ctx.clock)
     return Implementation(
         client=lambda: MemoryRateLimitClient(shared),
-        capabilities=frozenset({*ALGORITHMS, "cost", "injectable-clock"}),
+        capabilities=frozenset({*ALGORITHMS, *OBSERVERS, "cost", "injectable-clock"}),
         package="distconform",
         description="in-memory reference (all four algorithms, injectable clock, one lock)",
     )
