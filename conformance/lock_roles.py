@@ -58,3 +58,28 @@ def hold(client: Any, chan: Connection, name: str, ttl: float, fencing: bool) ->
             chan.send(("token", token))
         elif cmd[0] == "exit":
             return
+
+
+def hold_renewing(client: Any, chan: Connection, name: str, ttl: float) -> None:
+    """Acquire a renewing grant once and report; then answer commands (never release unasked).
+
+    Commands: ("owned",) -> ("owned", bool); ("release",) -> ("released", bool);
+    ("exit",) ends the role.
+    """
+    call_start = time.monotonic()
+    try:
+        handle = client.acquire_renewing(name, ttl, 0)
+    except Exception as exc:
+        raise RuntimeError(
+            f"the holder's acquire_renewing({name!r}, ttl={ttl}, timeout=0) of a free lock "
+            f"raised {type(exc).__name__}: {exc}"
+        ) from exc
+    chan.send(("held", handle is not None, call_start, None))
+    while True:
+        cmd = chan.recv()
+        if cmd[0] == "owned":
+            chan.send(("owned", bool(client.owned(handle))))
+        elif cmd[0] == "release":
+            chan.send(("released", client.release(handle)))
+        elif cmd[0] == "exit":
+            return

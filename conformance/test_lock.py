@@ -4,14 +4,34 @@ Every test names its clauses; each runs against every selected implementation.
 Time limits: TOLERANCE is the spec's tolerance (1 s). Waits that only set up a
 state (a grant running out) add GRACE so that a slow machine cannot turn a
 correct implementation into a failure.
+
+Timing clauses run several trials, with sub-second and multi-second TTLs and
+timeouts, side by side on different lock names, and judge them with the
+harness's ``timing`` fixture (distconform/calibrate.py): every sample against
+the lower bound with no tolerance, the median against the calibrated tight
+tolerance, the worst against TOLERANCE. A sample is an *overrun*: the measured
+span minus the bound it is held to, so that trials of different lengths share
+one verdict.
+
+Intervals: a span runs from the earliest recorded start to the latest recorded
+end of the calls it covers. A grant is certainly in place from the *end* of
+the acquire that returned it; another client's grant happened at the latest at
+the *end* of its acquire call (poll_acquire returns that time); so "B was
+granted before X" is a true finding only when B's acquire *ended* before X.
+
+Probes after errors: every call that raised, timed out or was refused is
+followed by a probe of the state it left (is the lock free or held, by whom,
+does it still run out); see ``probed`` and ``assert_intact``.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -50,6 +70,129 @@ def held_by_someone(impl: Any, name: str) -> bool:
         return True
     probe.release(handle)
     return False
+
+
+def assert_intact(impl: Any, holder: Any, handle: Any, name: str, after: str) -> None:
+    """Probe after a refused or failed call: the holder's grant is in place and releasable.
+
+    Others are refused ``name``; the holder's release returns True; then a
+    fresh client gets ``name`` at once.
+    """
+    assert held_by_someone(impl, name), (
+        f"probe after {after}: the holder's grant of {name!r} is gone"
+    )
+    assert holder.release(handle) is True, (
+        f"probe after {after}: the holder's release of {name!r} did not return True"
+    )
+    assert not held_by_someone(impl, name), (
+        f"probe after {after}: {name!r} is still held after its holder released it"
+    )
+
+
+def free_within(impl: Any, name: str, until: float) -> float | None:
+    """Poll with a fresh client until ``until``; the time it got ``name`` (released), or None."""
+    probe = impl.client("probe")
+    handle, t = poll_acquire(probe, name, 5.0, until)
+    if handle is None:
+        return None
+    probe.release(handle)
+    return t
+
+
+def probed(*names: str, ttl: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """On an error raised by the implementation, probe ``names`` before reporting it.
+
+    The error stays an error (the test's clause is not judged); the probe's
+    findings are added to it: whether each lock is free now, and if not
+    whether it runs out within ``ttl`` (the longest TTL the test uses) plus
+    the tolerance. A lock that does not is LOCK-27's failure, which
+    test_failed_calls_leave_no_endless_grant judges on its own.
+    """
+
+    def wrap(test: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(test)
+        def run(*args: Any, **kwargs: Any) -> None:
+            t0 = time.monotonic()
+            try:
+                test(*args, **kwargs)
+            except (AssertionError, pytest.skip.Exception, pytest.fail.Exception):
+                raise
+            except Exception as exc:
+                impl = kwargs["impl"]
+                for name in names:
+                    try:
+                        got = free_within(impl, name, max(time.monotonic(), t0 + ttl + TOLERANCE))
+                        what = (
+                            f"free {got - t0:.2f} s after the test began"
+                            if got is not None
+                            else f"STILL HELD {ttl} s + {TOLERANCE} s after the test began "
+                            "(see LOCK-27)"
+                        )
+                    except Exception as probe_exc:
+                        what = f"not probed: {type(probe_exc).__name__}: {probe_exc}"
+                    exc.add_note(f"probe after the error: lock {name!r} {what}")
+                raise
+
+        return run
+
+    return wrap
+
+
+def timing_check(
+    request: pytest.FixtureRequest,
+    impl: Any,
+    what: str,
+    samples: Sequence[float],
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    round_trips: int = 1,
+) -> None:
+    """Judge ``samples`` (overruns, s) with the harness's ``timing`` fixture.
+
+    The loose verdict is the spec's TOLERANCE. Without the fixture (an older
+    harness) only the lower bound and the loose verdict are checked.
+    """
+    try:
+        timing = request.getfixturevalue("timing")
+    except pytest.FixtureLookupError:
+        timing = None
+    if timing is not None:
+        tight = timing.tight(impl, round_trips)
+        timing.check(what, samples, at_least=at_least, at_most=at_most, loose=TOLERANCE,
+                     tight=tight)  # fmt: skip
+        return
+    shown = ", ".join(f"{x:.3f}" for x in samples)
+    if at_least is not None:
+        assert min(samples) >= at_least, f"{what}: a sample is below {at_least} s: [{shown}]"
+    if at_most is not None:
+        assert max(samples) <= at_most + TOLERANCE, (
+            f"{what}: a sample exceeds {at_most} s + {TOLERANCE} s: [{shown}]"
+        )
+
+
+def side_by_side(trials: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run ``trials`` in threads at once; their results in order (the first error re-raised)."""
+    results: list[Any] = [None] * len(trials)
+    errors: list[BaseException | None] = [None] * len(trials)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = trials[i]()
+        except BaseException as exc:
+            errors[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(trials))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+        if t.is_alive():
+            raise AssertionError("a trial did not finish within 120 s")
+    for e in errors:
+        if e is not None:
+            raise e
+    return results
 
 
 @clause("LOCK-1")
@@ -155,40 +298,65 @@ def test_release_of_nothing_returns_false(impl: Any) -> None:
     assert h is not None, "acquire of a free lock failed"
     a.release(h)
     assert a.release(h) is False, "a second release of the same handle did not return False"
-    a2, ha, _, _ = _stale_handle(impl)
+    # Probe: the refused release left the lock free.
+    assert not held_by_someone(impl, "twice"), "after a second release, 'twice' is held"
+    a2, ha, b, hb = _stale_handle(impl)
     assert a2.release(ha) is False, "a release through a stale handle did not return False"
+    assert_intact(impl, b, hb, "res", "a refused stale release")
 
 
-def _assert_no_early_grant(impl: Any, holder: Any, ttl: float) -> tuple[float, float | None]:
+def _assert_no_early_grant(
+    impl: Any, holder: Any, ttl: float, name: str = "res"
+) -> tuple[float, float | None]:
     """Acquire with ``ttl``; another client polls; return (t0, time it got the lock)."""
     other = impl.client("other")
     t0 = time.monotonic()
-    h = holder.acquire("res", ttl, 0)
+    h = holder.acquire(name, ttl, 0)
     assert h is not None, "acquire of a free lock failed"
-    hb, t_b = poll_acquire(other, "res", 30.0, t0 + ttl + TOLERANCE + GRACE)
+    hb, t_b = poll_acquire(other, name, 30.0, t0 + ttl + TOLERANCE + GRACE)
     if hb is None:
         return t0, None
+    # t0 is before A's grant and t_b after B's: t_b - t0 < ttl is certainly too early.
     assert t_b >= t0 + ttl, (
-        f"repro: A acquires res with ttl {ttl} s; B acquires res {t_b - t0:.3f} s after "
+        f"repro: A acquires {name} with ttl {ttl} s; B acquires {name} {t_b - t0:.3f} s after "
         f"A's acquire began, before the ttl ran out"
     )
     return t0, t_b
 
 
+def _no_early_grant_trials(impl: Any, ttls: Sequence[float]) -> list[float | None]:
+    """One trial per TTL, side by side on names of their own; overruns past each TTL."""
+
+    def trial(i: int, ttl: float) -> float | None:
+        t0, t_b = _assert_no_early_grant(impl, impl.client(f"a{i}"), ttl, f"res{i}")
+        return None if t_b is None else t_b - t0 - ttl
+
+    return side_by_side([functools.partial(trial, i, ttl) for i, ttl in enumerate(ttls)])
+
+
 @clause("LOCK-5")
-def test_grant_lasts_at_least_its_ttl(impl: Any) -> None:
-    """No other client is granted the lock before the holder's TTL has passed."""
-    _assert_no_early_grant(impl, impl.client("a"), 1.5)
+@probed("res0", "res1", "res2", "res3", ttl=3.0)
+def test_grant_lasts_at_least_its_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
+    """No other client is granted the lock before the holder's TTL (1.5 s and 3 s) has passed."""
+    overruns = _no_early_grant_trials(impl, [1.5, 1.5, 3.0, 3.0])
+    got = [x for x in overruns if x is not None]
+    expect(got, "no grant ran out within its TTL plus tolerance (see LOCK-7)")
+    timing_check(request, impl, "LOCK-5: grant end - TTL", got, at_least=0.0)
 
 
 @clause("LOCK-6")
-def test_sub_second_ttl_is_honoured_or_refused(impl: Any) -> None:
-    """A 0.4 s TTL is refused with ValueError, or expires neither early nor late."""
+@probed("probe", "res0", "res1", "res2", ttl=0.4)
+def test_sub_second_ttl_is_honoured_or_refused(impl: Any, request: pytest.FixtureRequest) -> None:
+    """A 0.4 s TTL is refused with ValueError, or expires neither early nor late (3 trials)."""
     a = impl.client("a")
     try:
         probe = a.acquire("probe", 0.4, 0)
     except ValueError:
-        return  # refused clearly: allowed by LOCK-6
+        # Refused clearly, allowed by LOCK-6. Probe: the refusal left nothing behind.
+        assert not held_by_someone(impl, "probe"), (
+            "acquire with ttl 0.4 s raised ValueError and left 'probe' held (see LOCK-27)"
+        )
+        return
     except Exception as exc:
         pytest.fail(
             f"acquire with ttl 0.4 s raised {type(exc).__name__}: {exc}; LOCK-6 allows only "
@@ -197,63 +365,97 @@ def test_sub_second_ttl_is_honoured_or_refused(impl: Any) -> None:
         )
     assert probe is not None, "acquire of a free lock with ttl 0.4 s returned None"
     a.release(probe)
-    t0, t_b = _assert_no_early_grant(impl, a, 0.4)
-    assert t_b is not None and t_b <= t0 + 0.4 + TOLERANCE, (
+    overruns = _no_early_grant_trials(impl, [0.4, 0.4, 0.4])
+    assert all(x is not None for x in overruns), (
         "repro: A acquires res with ttl 0.4 s and never releases; B polls; B was not "
-        f"granted res within 0.4 s + {TOLERANCE} s"
+        f"granted res within 0.4 s + {TOLERANCE} s + {GRACE} s"
     )
+    timing_check(
+        request, impl, "LOCK-6: 0.4 s grant end - TTL", [x for x in overruns if x is not None],
+        at_least=0.0, at_most=0.0,
+    )  # fmt: skip
 
 
 @clause("LOCK-7")
-def test_dead_holder_stops_blocking_after_ttl(impl: Any) -> None:
-    """A holder killed without releasing blocks others for at most TTL plus tolerance."""
-    ttl = 1.0
-    w = spawn(impl, f"{ROLES}:hold", "res", ttl, False)
+@probed("res0", "res1", "res2", "res3", ttl=3.0)
+def test_dead_holder_stops_blocking_after_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
+    """A holder killed without releasing blocks others for at most TTL (1 s, 3 s) plus tolerance."""
+    ttls = [1.0, 1.0, 3.0, 3.0]
+    workers = [spawn(impl, f"{ROLES}:hold", f"res{i}", ttl, False) for i, ttl in enumerate(ttls)]
+    starts: list[float] = []
     try:
-        _, ok, call_start, _ = w.recv(60, "grant")
-        expect(ok, "the holder could not acquire a free lock")
-        if w.is_process:
-            w.signal(signal.SIGKILL)
-        else:
-            w.send(("exit",))  # the thread ends, dropping its grant unreleased
-        w.join(10)
+        for w in workers:
+            _, ok, call_start, _ = w.recv(60, "grant")
+            expect(ok, "the holder could not acquire a free lock")
+            starts.append(call_start)
+            if w.is_process:
+                w.signal(signal.SIGKILL)
+            else:
+                w.send(("exit",))  # the thread ends, dropping its grant unreleased
+        for w in workers:
+            w.join(10)
     finally:
-        w.kill()
-    b = impl.client("b")
-    hb, t_b = poll_acquire(b, "res", 30.0, call_start + ttl + TOLERANCE)
-    assert hb is not None, (
-        f"repro: a holder acquires res with ttl {ttl} s and dies (SIGKILL) without releasing; "
-        f"res is still held {t_b - call_start:.2f} s after its acquire began"
-    )
+        for w in workers:
+            w.kill()
+
+    def trial(i: int) -> float:
+        b = impl.client(f"b{i}")
+        until = starts[i] + ttls[i] + TOLERANCE + GRACE
+        hb, t_b = poll_acquire(b, f"res{i}", 30.0, until)
+        assert hb is not None, (
+            f"repro: a holder acquires res{i} with ttl {ttls[i]} s and dies (SIGKILL) without "
+            f"releasing; res{i} is still held {t_b - starts[i]:.2f} s after its acquire began"
+        )
+        # From before the holder's acquire began to after B's acquire returned.
+        return t_b - starts[i] - ttls[i]
+
+    overruns = side_by_side([functools.partial(trial, i) for i in range(len(ttls))])
+    timing_check(request, impl, "LOCK-7: free after dead holder - TTL", overruns, at_most=0.0)
 
 
 @clause("LOCK-8")
-def test_acquire_gives_up_at_its_timeout(impl: Any) -> None:
-    """A blocked acquire returns None after its timeout, not before, and not much after."""
-    a, b = impl.client("a"), impl.client("b")
-    assert a.acquire("res", 30.0, 0) is not None, "acquire of a free lock failed"
-    timeout = 0.7
-    t0 = time.monotonic()
-    hb = b.acquire("res", 30.0, timeout)
-    elapsed = time.monotonic() - t0
-    assert hb is None, "a second client was granted a held lock"
-    repro = f"repro: A holds res (ttl 30 s); B's acquire of res with timeout {timeout} s"
-    assert elapsed >= timeout, f"{repro} gave up after {elapsed:.3f} s, before its timeout"
-    assert elapsed <= timeout + TOLERANCE, (
-        f"{repro} returned after {elapsed:.3f} s, more than {TOLERANCE} s past its timeout"
-    )
+@probed(*(f"res{i}" for i in range(6)), ttl=30.0)
+def test_acquire_gives_up_at_its_timeout(impl: Any, request: pytest.FixtureRequest) -> None:
+    """A blocked acquire returns None after its timeout (0.7 s, 3 s), not before, not much after."""
+    timeouts = [0.7, 0.7, 0.7, 3.0, 3.0, 3.0]
+
+    def trial(i: int, timeout: float) -> float:
+        name = f"res{i}"
+        a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
+        ha = a.acquire(name, 30.0, 0)
+        expect(ha is not None, "acquire of a free lock failed")
+        t0 = time.monotonic()
+        hb = b.acquire(name, 30.0, timeout)
+        elapsed = time.monotonic() - t0
+        assert hb is None, "a second client was granted a held lock"
+        repro = f"repro: A holds res (ttl 30 s); B's acquire of res with timeout {timeout} s"
+        assert elapsed >= timeout, f"{repro} gave up after {elapsed:.3f} s, before its timeout"
+        assert_intact(impl, a, ha, name, f"an acquire that timed out after {timeout} s")
+        return elapsed - timeout
+
+    overruns = side_by_side([functools.partial(trial, i, t) for i, t in enumerate(timeouts)])
+    timing_check(request, impl, "LOCK-8: sub-second timeouts, overrun", overruns[:3],
+                 at_least=0.0, at_most=0.0)  # fmt: skip
+    timing_check(request, impl, "LOCK-8: 3 s timeouts, overrun", overruns[3:],
+                 at_least=0.0, at_most=0.0)  # fmt: skip
 
 
 @clause("LOCK-9")
-def test_non_blocking_acquire_returns_at_once(impl: Any) -> None:
-    """acquire(timeout=0) on a held lock returns None within the tolerance."""
+@probed("res", ttl=30.0)
+def test_non_blocking_acquire_returns_at_once(impl: Any, request: pytest.FixtureRequest) -> None:
+    """acquire(timeout=0) on a held lock returns None within the tolerance (5 trials)."""
     a, b = impl.client("a"), impl.client("b")
-    assert a.acquire("res", 30.0, 0) is not None, "acquire of a free lock failed"
-    t0 = time.monotonic()
-    hb = b.acquire("res", 30.0, 0)
-    elapsed = time.monotonic() - t0
-    assert hb is None, "a second client was granted a held lock"
-    assert elapsed <= TOLERANCE, f"non-blocking acquire took {elapsed:.3f} s"
+    ha = a.acquire("res", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
+    samples = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        hb = b.acquire("res", 30.0, 0)
+        samples.append(time.monotonic() - t0)
+        assert hb is None, "a second client was granted a held lock"
+    assert_intact(impl, a, ha, "res", "five refused non-blocking acquires")
+    timing_check(request, impl, "LOCK-9: non-blocking acquire of a held lock", samples,
+                 at_most=0.0)  # fmt: skip
 
 
 @clause("LOCK-10")
@@ -275,11 +477,13 @@ def test_failed_acquire_leaves_no_trace(impl: Any) -> None:
 def test_different_names_are_independent(impl: Any) -> None:
     """Holding one lock never blocks acquiring a lock of another name."""
     a, b = impl.client("a"), impl.client("b")
-    assert a.acquire("left", 30.0, 0) is not None, "acquire of a free lock failed"
+    ha = a.acquire("left", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
     assert b.acquire("right", 30.0, 0) is not None, (
         "repro: A holds 'left'; B's non-blocking acquire of 'right' fails"
     )
     assert b.acquire("left", 30.0, 0) is None, "a second client was granted a held lock"
+    assert_intact(impl, a, ha, "left", "B's refused acquire of 'left'")
 
 
 @clause("LOCK-12")
@@ -347,19 +551,31 @@ def test_paused_holder_cannot_overwrite_the_next_holder(impl: Any) -> None:
 
 
 @clause("LOCK-14")
-def test_extend_keeps_the_grant_for_the_new_ttl(impl: Any) -> None:
-    """After extend(ttl=2), no one else is granted the lock for 2 s."""
-    a, b = impl.client("a"), impl.client("b")
-    ha = a.acquire("res", 1.0, 0)
-    assert ha is not None, "acquire of a free lock failed"
-    time.sleep(0.5)
-    t_ext = time.monotonic()
-    assert a.extend(ha, 2.0) is True, "the holder's extend returned something other than True"
-    hb, t_b = poll_acquire(b, "res", 30.0, t_ext + 2.0 + TOLERANCE + GRACE)
-    assert hb is None or t_b >= t_ext + 2.0, (
-        f"repro: A acquires res (ttl 1 s); 0.5 s later A extends by 2 s; B was granted res "
-        f"{t_b - t_ext:.3f} s after the extend began"
-    )
+@probed("res0", "res1", "res2", ttl=3.5)
+def test_extend_keeps_the_grant_for_the_new_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
+    """After extend(ttl=2 s or 3.5 s), no one else is granted the lock for that long."""
+
+    def trial(i: int, new_ttl: float) -> float | None:
+        name = f"res{i}"
+        a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
+        ha = a.acquire(name, 1.0, 0)
+        assert ha is not None, "acquire of a free lock failed"
+        time.sleep(0.5)
+        t_ext = time.monotonic()
+        assert a.extend(ha, new_ttl) is True, (
+            "the holder's extend returned something other than True"
+        )
+        hb, t_b = poll_acquire(b, name, 30.0, t_ext + new_ttl + TOLERANCE + GRACE)
+        assert hb is None or t_b >= t_ext + new_ttl, (
+            f"repro: A acquires res (ttl 1 s); 0.5 s later A extends by {new_ttl} s; B was "
+            f"granted res {t_b - t_ext:.3f} s after the extend began"
+        )
+        return None if hb is None else t_b - t_ext - new_ttl
+
+    overruns = side_by_side([functools.partial(trial, i, t) for i, t in enumerate([2.0, 2.0, 3.5])])
+    got = [x for x in overruns if x is not None]
+    if got:
+        timing_check(request, impl, "LOCK-14: extended grant end - new TTL", got, at_least=0.0)
 
 
 @clause("LOCK-15")
@@ -370,6 +586,7 @@ def test_extend_without_the_lock_fails_and_changes_nothing(impl: Any) -> None:
     assert h is not None, "acquire of a free lock failed"
     a.release(h)
     assert a.extend(h, 30.0) is False, "extend through a released handle did not return False"
+    assert not held_by_someone(impl, "res"), "after a refused extend, the released lock is held"
     a2, ha, b, hb = _stale_handle(impl)
     # B's grant is 30 s; re-take it with 1 s so that a wrongful extend shows.
     b.release(hb)
@@ -383,3 +600,388 @@ def test_extend_without_the_lock_fails_and_changes_nothing(impl: Any) -> None:
         "repro: A's grant ran out; B acquires res with ttl 1 s; A extends its old handle by "
         "30 s; res is still held long after B's 1 s: A's extend prolonged B's grant"
     )
+
+
+# ------------------------------------------------------------- grants without a TTL
+
+
+@clause("LOCK-16")
+@probed("res", ttl=30.0)
+def test_grant_without_ttl_holds_until_released(impl: Any) -> None:
+    """A grant with ttl None is not given to anyone else for 3.5 s, then released at once.
+
+    3.5 s is more than three times the 1 s grants of the other tests, and
+    longer than a default TTL applied to "None" would usually be (a library
+    that turns None into "expire now" or into a short default shows here).
+    """
+    a, b = impl.client("a"), impl.client("b")
+    t0 = time.monotonic()
+    ha = a.acquire("res", None, 0)
+    assert ha is not None, "acquire of a free lock with ttl None returned None"
+    hb, t_b = poll_acquire(b, "res", 30.0, t0 + 3.5)
+    assert hb is None, (
+        f"repro: A acquires res with ttl None and keeps it; B acquires res {t_b - t0:.2f} s "
+        "later: the grant without a TTL did not hold"
+    )
+    assert a.release(ha) is True, (
+        "the holder's release of a grant without a TTL did not return True"
+    )
+
+
+@clause("LOCK-17")
+@probed("res", ttl=30.0)
+def test_release_frees_a_grant_without_ttl(impl: Any) -> None:
+    """Release of a ttl-None grant frees it at once; a second release returns False."""
+    a, b = impl.client("a"), impl.client("b")
+    ha = a.acquire("res", None, 0)
+    assert ha is not None, "acquire of a free lock with ttl None returned None"
+    released = a.release(ha)
+    hb = b.acquire("res", 30.0, 0)
+    assert hb is not None, (
+        f"repro: A acquires res with ttl None and releases it (release returned {released!r}); "
+        "B's non-blocking acquire of res fails: the lock stays held for ever"
+    )
+    assert released is True, f"the holder's release returned {released!r}, not True"
+    assert a.release(ha) is False, "a second release of a ttl-None grant did not return False"
+    assert_intact(impl, b, hb, "res", "a second release of A's released grant")
+
+
+# ------------------------------------------------------------------ renewing grants
+
+
+@clause("LOCK-18")
+@probed("res0", "res1", ttl=1.5)
+def test_renewing_grant_outlives_its_ttl(impl: Any) -> None:
+    """Renewing grants of 0.7 s and 1.5 s hold for three TTLs while the holder lives."""
+
+    def trial(i: int, ttl: float) -> None:
+        name = f"res{i}"
+        a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
+        t0 = time.monotonic()
+        ha = a.acquire_renewing(name, ttl, 0)
+        assert ha is not None, "acquire_renewing of a free lock returned None"
+        hb, t_b = poll_acquire(b, name, 30.0, t0 + 3 * ttl)
+        assert hb is None, (
+            f"repro: A acquires {name} renewing with ttl {ttl} s and keeps working; B acquires "
+            f"{name} {t_b - t0:.2f} s later: the grant was not renewed"
+        )
+        assert a.owned(ha) is True, f"after {3 * ttl:.1f} s the holder's owned() is not True"
+        assert a.release(ha) is True, "the holder's release of a renewing grant did not return True"
+
+    side_by_side([functools.partial(trial, i, t) for i, t in enumerate([0.7, 1.5])])
+
+
+@clause("LOCK-19")
+@probed("res", ttl=1.0)
+def test_renewal_stops_at_release(impl: Any) -> None:
+    """After the release of a renewing grant the lock is free at once and stays free."""
+    ttl = 1.0
+    a = impl.client("a")
+    ha = a.acquire_renewing("res", ttl, 0)
+    assert ha is not None, "acquire_renewing of a free lock returned None"
+    time.sleep(ttl)  # a renewal or two have run
+    released = a.release(ha)
+    t_rel = time.monotonic()
+    # Probe four times over 3 TTLs: a renewer that outlived the release
+    # would make the lock held again within a renewal period.
+    for k in range(4):
+        held = held_by_someone(impl, "res")
+        assert not held, (
+            f"repro: A acquires res renewing (ttl {ttl} s) and releases it (release returned "
+            f"{released!r}); res is held {time.monotonic() - t_rel:.2f} s after the release"
+        )
+        if k < 3:
+            time.sleep(ttl)
+    assert released is True, f"the holder's release returned {released!r}, not True"
+
+
+@clause("LOCK-19")
+def test_renewal_stops_when_the_holder_dies(impl: Any) -> None:
+    """A renewing holder killed without releasing blocks others for its TTL plus tolerance."""
+    ttl = 1.0
+    w = spawn(impl, f"{ROLES}:hold_renewing", "res", ttl)
+    try:
+        _, ok, _, _ = w.recv(60, "grant")
+        expect(ok, "the renewing holder could not acquire a free lock")
+        time.sleep(ttl)  # let renewal run
+        t_kill = time.monotonic()
+        if w.is_process:
+            w.signal(signal.SIGKILL)
+        else:
+            w.send(("exit",))  # the role ends; its client (and renewal) must not outlive it
+        w.join(10)
+    finally:
+        w.kill()
+    if not w.is_process:
+        pytest.skip("a thread holder cannot die without its client: needs 'distributed'")
+    # The last renewal was at most at t_kill: the grant ends by t_kill + ttl.
+    t_free = free_within(impl, "res", t_kill + ttl + TOLERANCE)
+    assert t_free is not None, (
+        f"repro: a holder acquires res renewing (ttl {ttl} s) and is killed -9; res is still "
+        f"held {ttl + TOLERANCE:.1f} s after the kill: renewal outlived the holder"
+    )
+
+
+@clause("LOCK-20")
+def test_holder_that_cannot_renew_loses_the_grant_and_learns_it(impl: Any) -> None:
+    """A renewing holder SIGSTOPped past its TTL loses the lock, says so, and does not retake it.
+
+    The stop pauses the holder's renewal with the rest of the process (the
+    fault model's GC pause or SIGSTOP). B is granted the lock once the TTL has
+    run out; A resumes and gets two TTLs to renew; then A's owned() must be
+    False and B's grant must be intact.
+    """
+    ttl = 1.0
+    w = spawn(impl, f"{ROLES}:hold_renewing", "res", ttl)
+    try:
+        _, ok, _, _ = w.recv(60, "grant")
+        expect(ok, "the renewing holder could not acquire a free lock")
+        if not w.is_process:
+            pytest.skip("pausing a renewing holder needs a process: capability 'distributed'")
+        time.sleep(ttl / 2)
+        t_stop = time.monotonic()
+        w.signal(signal.SIGSTOP)
+        b = impl.client("b")
+        # A renewal may have landed just before the stop: the grant ends by t_stop + ttl.
+        hb, t_b = poll_acquire(b, "res", 30.0, t_stop + ttl + TOLERANCE)
+        assert hb is not None, (
+            f"repro: A acquires res renewing (ttl {ttl} s) and is SIGSTOPped; res is still held "
+            f"{t_b - t_stop:.2f} s after the stop: the grant outlived a holder that cannot renew"
+        )
+        w.signal(signal.SIGCONT)
+        time.sleep(2 * ttl)  # A's renewer runs again
+        w.send(("owned",))
+        _, a_owned = w.recv(30, "owned")
+        b_intact = held_by_someone(impl, "res")
+        b_released = b.release(hb)
+        w.send(("exit",))
+    finally:
+        w.kill()
+    assert not a_owned, (
+        f"repro: A acquires res renewing (ttl {ttl} s), is SIGSTOPped, B acquires res, A is "
+        "resumed: A's owned() still says True"
+    )
+    assert b_intact and b_released is True, (
+        f"repro: A acquires res renewing (ttl {ttl} s), is SIGSTOPped, B acquires res (ttl "
+        f"30 s), A is resumed: 2 s later B's grant is gone (held={b_intact}, B's release "
+        f"returned {b_released!r}): A's renewal took the lock back"
+    )
+
+
+# ------------------------------------------------------------------------ observers
+
+
+@clause("LOCK-21")
+@probed("mine", "res", ttl=30.0)
+def test_owned_tells_the_holder_apart(impl: Any) -> None:
+    """owned() is True while the grant holds; False after release, expiry, or a new holder."""
+    a = impl.client("a")
+    h = a.acquire("mine", 30.0, 0)
+    assert h is not None, "acquire of a free lock failed"
+    assert a.owned(h) is True, "the holder's owned() is not True"
+    assert a.release(h) is True, "the holder's release did not return True"
+    assert a.owned(h) is False, "owned() through a released handle is not False"
+    a2, ha, b, hb = _stale_handle(impl)
+    assert b.owned(hb) is True, "the new holder's owned() is not True"
+    assert a2.owned(ha) is False, (
+        "repro: A acquires res (ttl 1 s); it runs out; B acquires res; A's owned() says True"
+    )
+    assert b.release(hb) is True, "the new holder's release did not return True"
+    # A grant that ran out with nobody after it.
+    t0 = time.monotonic()
+    hc = a.acquire("alone", 1.0, 0)
+    assert hc is not None, "acquire of a free lock failed"
+    time.sleep(max(0.0, t0 + 1.0 + TOLERANCE - time.monotonic()))
+    assert a.owned(hc) is False, "owned() is True after the 1 s grant ran out, nobody holding"
+
+
+def _remaining_trials(impl: Any, ttls: Sequence[float]) -> list[tuple[float, float]]:
+    """Read remaining() a third into each grant; B polls. Per trial (lower, upper) overruns.
+
+    lower = B's acquire end - (remaining's start + value): B's grant happened
+    before its acquire ended, the read after it started, so lower < 0 is a
+    certain overstatement (LOCK-22). upper = B's acquire end - (remaining's
+    end + value): what the tolerance bounds (LOCK-23).
+    """
+
+    def trial(i: int, ttl: float) -> tuple[float, float]:
+        name = f"res{i}"
+        a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
+        ha = a.acquire(name, ttl, 0)
+        assert ha is not None, "acquire of a free lock failed"
+        time.sleep(ttl / 3)
+        s = time.monotonic()
+        r = a.remaining(ha)
+        e = time.monotonic()
+        assert isinstance(r, int | float) and not isinstance(r, bool), (
+            f"remaining() of a {ttl} s grant returned {r!r}, not a number of seconds"
+        )
+        hb, t_b = poll_acquire(b, name, 30.0, e + max(r, 0) + TOLERANCE + GRACE)
+        expect(hb is not None, f"{name} still held long after remaining() said {r} s (LOCK-23)")
+        assert hb is not None
+        return t_b - (s + r), t_b - (e + r)
+
+    return side_by_side([functools.partial(trial, i, t) for i, t in enumerate(ttls)])
+
+
+@clause("LOCK-22")
+@probed("res0", "res1", ttl=3.0)
+def test_remaining_never_overstates(impl: Any) -> None:
+    """remaining() a third into 0.7 s and 3 s grants: B is not granted the lock before it said."""
+    for ttl, (lower, _) in zip([0.7, 3.0], _remaining_trials(impl, [0.7, 3.0]), strict=True):
+        assert lower >= 0, (
+            f"repro: A acquires res with ttl {ttl} s; {ttl / 3:.2f} s later A's remaining() "
+            f"returns a value; B is granted res {-lower:.3f} s before that value ran out"
+        )
+
+
+@clause("LOCK-23")
+@probed("res0", "res1", "res2", "res3", ttl=3.0)
+def test_remaining_never_understates(impl: Any, request: pytest.FixtureRequest) -> None:
+    """remaining() a third into 0.7 s and 3 s grants is > 0, and the lock is free soon after it."""
+    a = impl.client("a")
+    h = a.acquire("probe", 30.0, 0)
+    assert h is not None, "acquire of a free lock failed"
+    r = a.remaining(h)
+    assert isinstance(r, int | float) and 29.0 < r <= 30.0, (
+        f"remaining() right after a 30 s grant returned {r!r}"
+    )
+    a.release(h)
+    results = _remaining_trials(impl, [0.7, 0.7, 3.0, 3.0])
+    timing_check(request, impl, "LOCK-23: B's grant - (remaining end + value)",
+                 [hi for _, hi in results], at_most=0.0)  # fmt: skip
+
+
+@clause("LOCK-23")
+@probed("res", ttl=30.0)
+def test_remaining_is_zero_without_a_grant(impl: Any) -> None:
+    """remaining() through a released handle, and through a stale one, returns 0."""
+    a = impl.client("a")
+    h = a.acquire("res", 30.0, 0)
+    assert h is not None, "acquire of a free lock failed"
+    assert a.release(h) is True, "the holder's release did not return True"
+    assert a.remaining(h) == 0, f"remaining() through a released handle is {a.remaining(h)!r}"
+    a2, ha, b, hb = _stale_handle(impl)
+    r = a2.remaining(ha)
+    assert r == 0, (
+        f"repro: A acquires res (ttl 1 s); it runs out; B acquires res (ttl 30 s); A's "
+        f"remaining() says {r!r} instead of 0"
+    )
+    assert_intact(impl, b, hb, "res", "A's remaining() through a stale handle")
+
+
+# ------------------------------------------------------------------------ re-entrancy
+
+
+@clause("LOCK-24")
+@probed("res", ttl=30.0)
+def test_second_acquire_by_the_holder(impl: Any) -> None:
+    """A holder's second acquire is refused (or, declared reentrant, counted); its grant stays."""
+    a = impl.client("a")
+    h1 = a.acquire("res", 30.0, 0)
+    assert h1 is not None, "acquire of a free lock failed"
+    h2 = a.acquire("res", 30.0, 0)
+    if not impl.has("reentrant"):
+        assert h2 is None, (
+            "repro: A acquires res; A acquires res again (timeout 0) and is granted it, "
+            "though the implementation does not declare 'reentrant'"
+        )
+        t0 = time.monotonic()
+        h3 = a.acquire("res", 30.0, 0.3)
+        assert h3 is None, "A's blocking re-acquire of res it holds was granted"
+        assert time.monotonic() - t0 >= 0.3, "A's blocking re-acquire gave up before 0.3 s"
+        assert_intact(impl, a, h1, "res", "A's refused re-acquires")
+        return
+    assert h2 is not None, "a reentrant client's re-acquire of a lock it holds returned None"
+    assert held_by_someone(impl, "res"), "after the re-acquire, another client can get res"
+    assert a.release(h2) is True and a.release(h1) is True, "releasing both handles failed"
+    assert not held_by_someone(impl, "res"), "res is held after both handles were released"
+
+
+@clause("LOCK-25")
+@probed("res", ttl=30.0)
+def test_reentrant_grants_are_counted(impl: Any) -> None:
+    """A re-entrant client holds the lock until it has released every handle."""
+    a = impl.client("a")
+    h1 = a.acquire("res", 30.0, 0)
+    assert h1 is not None, "acquire of a free lock failed"
+    h2 = a.acquire("res", 30.0, 0)
+    assert h2 is not None, "a reentrant client's re-acquire of a lock it holds returned None"
+    assert a.release(h1) is True, "the first release did not return True"
+    assert held_by_someone(impl, "res"), (
+        "repro: A acquires res twice (reentrant) and releases once; another client is "
+        "granted res while A still holds a handle"
+    )
+    assert a.release(h2) is True, "the second release did not return True"
+    assert not held_by_someone(impl, "res"), "res is held after both handles were released"
+
+
+# ---------------------------------------------------------------------------- threads
+
+
+@clause("LOCK-26")
+@probed("res", ttl=30.0)
+def test_release_from_another_thread(impl: Any) -> None:
+    """Acquire on one thread of a client, release on another: freed, or refused if thread-bound."""
+    a = impl.client("a")
+    ha = a.acquire("res", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
+    other = a.on_thread(1)
+    outcome: object
+    try:
+        outcome = other.release(ha)
+    except Exception as exc:
+        outcome = exc
+    if not impl.has("thread-bound"):
+        assert outcome is True, (
+            f"repro: client A acquires res on one thread and releases it on another: the "
+            f"release returned {outcome!r} (not True), and the implementation does not "
+            "declare 'thread-bound'"
+        )
+        assert not held_by_someone(impl, "res"), (
+            "a release from another thread returned True but res is still held"
+        )
+        return
+    assert outcome is not True, (
+        "a thread-bound implementation's release from another thread returned True"
+    )
+    # Probe the refused release: the grant is in place and its own thread can release it.
+    assert_intact(impl, a, ha, "res", f"a refused release from another thread ({outcome!r})")
+
+
+# ----------------------------------------------------------------------- failed calls
+
+
+@clause("LOCK-27")
+def test_failed_calls_leave_no_endless_grant(impl: Any) -> None:
+    """Acquires with awkward TTLs (0.4, 1.5, 2.5 ms, 2.5 s) that raise leave nothing endless behind.
+
+    Whatever each acquire did (granted, refused, raised), the lock is then
+    released if granted, and a fresh client must get it within the TTL plus
+    the tolerance from the acquire's start: an acquire that raised after
+    writing a key without expiry (sherlock's SETNX before a failing EXPIRE)
+    blocks everyone for ever.
+    """
+    ttls = [0.4, 1.5, 0.0025, 2.5]
+    a = impl.client("a")
+    outcomes = []
+    for i, ttl in enumerate(ttls):
+        name = f"odd{i}"
+        t0 = time.monotonic()
+        try:
+            h = a.acquire(name, ttl, 0)
+            what = "granted" if h is not None else "refused"
+        except Exception as exc:
+            h, what = None, f"raised {type(exc).__name__}: {str(exc)[:80]}"
+        if h is not None:
+            try:
+                a.release(h)
+            except Exception as exc:
+                what += f", release raised {type(exc).__name__}"
+        outcomes.append((name, ttl, t0, what))
+    for name, ttl, t0, what in outcomes:
+        got = free_within(impl, name, max(time.monotonic(), t0 + ttl + TOLERANCE))
+        assert got is not None, (
+            f"repro: acquire({name!r}, ttl={ttl}, timeout=0) {what}; {name!r} is still held "
+            f"{time.monotonic() - t0:.2f} s later, more than its TTL plus {TOLERANCE} s"
+        )

@@ -58,9 +58,26 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism(
             name="lock",
             protocol=p.LockClient,
-            capability_protocols={"extend": p.LockExtend, "fencing": p.LockFencing},
+            capability_protocols={
+                "extend": p.LockExtend,
+                "fencing": p.LockFencing,
+                "owned": p.LockOwned,
+                "remaining": p.LockRemaining,
+                "auto-renew": p.LockAutoRenew,
+            },
             references=("memory", "redis", "mysql"),
-            capabilities=("distributed", "extend", "fencing", "injectable-clock"),
+            capabilities=(
+                "distributed",
+                "extend",
+                "fencing",
+                "injectable-clock",
+                "no-ttl",
+                "owned",
+                "remaining",
+                "auto-renew",
+                "reentrant",
+                "thread-bound",
+            ),
         ),
         Mechanism(
             name="lru",

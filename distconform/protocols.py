@@ -23,9 +23,12 @@ __all__ = [
     "LRUKeys",
     "LRUPeek",
     "LRUSize",
+    "LockAutoRenew",
     "LockClient",
     "LockExtend",
     "LockFencing",
+    "LockOwned",
+    "LockRemaining",
     "Participant",
     "RateLimitClear",
     "RateLimitClient",
@@ -42,7 +45,7 @@ __all__ = [
 class LockClient(Protocol):
     """spec/lock.md: a participant that acquires and releases named leases."""
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None: ...
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Any | None: ...
     def release(self, handle: Any) -> bool: ...
 
 
@@ -58,6 +61,28 @@ class LockFencing(Protocol):
     """Capability ``fencing``."""
 
     def token(self, handle: Any) -> int: ...
+
+
+@runtime_checkable
+class LockOwned(Protocol):
+    """Capability ``owned``: does the handle's grant hold the lock now."""
+
+    def owned(self, handle: Any) -> bool: ...
+
+
+@runtime_checkable
+class LockRemaining(Protocol):
+    """Capability ``remaining``: seconds left in the handle's grant (0: none; None: no TTL)."""
+
+    def remaining(self, handle: Any) -> float | None: ...
+
+
+@runtime_checkable
+class LockAutoRenew(Protocol):
+    """Capability ``auto-renew``: grants renewed by the implementation while the holder lives."""
+
+    def acquire_renewing(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None: ...
+    def owned(self, handle: Any) -> bool: ...
 
 
 # ------------------------------------------------------------------------ lru

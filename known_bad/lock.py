@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distconform.api import Context, Implementation
@@ -40,6 +40,10 @@ class Handle:
     key: str
     value: str
     token: int = 0
+    #: The TTL it was granted with (None: no TTL).
+    ttl: float | None = None
+    #: Set for a renewing grant: tells its renewal thread to stop.
+    stop: threading.Event | None = field(default=None, compare=False)
 
 
 def _ms(ttl: float) -> int:
@@ -47,9 +51,9 @@ def _ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
-def _check(ttl: float, timeout: float) -> None:
-    if not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+def _check(ttl: float | None, timeout: float) -> None:
+    if ttl is not None and not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
 
@@ -59,6 +63,17 @@ def _check(ttl: float, timeout: float) -> None:
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS[1] lock key; ARGV[1] the caller's owner value.
+# Returns the grant's remaining ms, -1 for a grant without expiry, 0 when the caller holds nothing.
+_REMAINING = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    local ms = redis.call('PTTL', KEYS[1])
+    if ms == -1 then return -1 end
+    return math.max(ms, 1)
 end
 return 0
 """
@@ -74,7 +89,16 @@ return 0
 
 
 class RedisLock:
-    """A Redis lock (SET NX PX, compare-and-delete): correct until a subclass says otherwise."""
+    """A Redis lock (SET NX PX, compare-and-delete): correct until a subclass says otherwise.
+
+    It has every optional ability of spec/lock.md, so that each known-bad can
+    get exactly one of them wrong: grants without a TTL (SET NX with no PX),
+    ``owned`` and ``remaining`` (Lua: compare the owner, then PTTL), and
+    renewing grants (a daemon thread per grant extends it every third of its
+    TTL through the compare-and-PEXPIRE script, until release or until an
+    extend fails). Handles are plain values: any thread may use them. It is
+    not re-entrant: a second acquire by the same client is refused (SET NX).
+    """
 
     def __init__(self, ctx: Context) -> None:
         if not ctx.redis_url:
@@ -83,11 +107,12 @@ class RedisLock:
         self._r = redis_client(ctx.redis_url)
         self._release = self._r.register_script(_RELEASE)
         self._extend = self._r.register_script(_EXTEND)
+        self._remaining = self._r.register_script(_REMAINING)
 
     def key(self, name: str) -> str:
         return self._ns + name
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Handle | None:
         _check(ttl, timeout)
         deadline = time.monotonic() + timeout
         while True:
@@ -99,13 +124,16 @@ class RedisLock:
                 return None
             time.sleep(min(_RETRY, left))
 
-    def try_acquire(self, key: str, ttl: float) -> Handle | None:
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
         value = secrets.token_hex(16)
-        if self._r.set(key, value, nx=True, px=_ms(ttl)):
-            return Handle(key, value)
+        px = None if ttl is None else _ms(ttl)
+        if self._r.set(key, value, nx=True, px=px):
+            return Handle(key, value, ttl=ttl)
         return None
 
     def release(self, handle: Handle) -> bool:
+        if handle.stop is not None:
+            handle.stop.set()
         return bool(self._release(keys=[handle.key], args=[handle.value]))
 
     def extend(self, handle: Handle, ttl: float) -> bool:
@@ -114,6 +142,42 @@ class RedisLock:
 
     def token(self, handle: Handle) -> int:
         return handle.token
+
+    def owned(self, handle: Handle) -> bool:
+        return self._r.get(handle.key) == handle.value.encode()
+
+    def remaining(self, handle: Handle) -> float | None:
+        ms = int(self._remaining(keys=[handle.key], args=[handle.value]))
+        return None if ms == -1 else ms / 1000
+
+    # ------------------------------------------------------------ renewal
+
+    #: The renewal period as a share of the TTL: three renewals per TTL.
+    RENEW_EVERY = 1 / 3
+
+    def acquire_renewing(self, name: str, ttl: float, timeout: float = 0.0) -> Handle | None:
+        handle = self.acquire(name, ttl, timeout)
+        if handle is None:
+            return None
+        stop = threading.Event()
+        handle = Handle(handle.key, handle.value, handle.token, ttl, stop)
+        self.start_renewal(handle, ttl, stop)
+        return handle
+
+    def start_renewal(self, handle: Handle, ttl: float, stop: threading.Event) -> None:
+        # redis-py's client is a connection pool: the thread gets a connection of its own.
+        def renew() -> None:
+            try:
+                while not stop.wait(ttl * self.RENEW_EVERY):
+                    if not self.renew_once(handle, ttl):
+                        return  # the grant is gone: owned() says so from now on
+            except Exception:
+                return  # cannot reach Redis: the grant runs out at its TTL
+
+        threading.Thread(target=renew, daemon=True, name=f"renew-{handle.key}").start()
+
+    def renew_once(self, handle: Handle, ttl: float) -> bool:
+        return bool(self._extend(keys=[handle.key], args=[handle.value, _ms(ttl)]))
 
     def close(self) -> None:
         self._r.close()
@@ -427,6 +491,293 @@ class ExtendNoop(RedisLock):
         return True
 
 
+# ------------------------------------------------------------- no-TTL mistakes
+
+# sherlock 0.4's acquire script, KEYS[1] lock key; ARGV[1] owner, ARGV[2] expiry in
+# seconds or -1 for none. Returns 1 when SETNX took the key, else 0. ARGV values
+# are strings, so ``ARGV[2] ~= -1`` is always true: "-1" is sent to EXPIRE too.
+_SETNX_EXPIRE = """
+local result = redis.call('SETNX', KEYS[1], ARGV[1])
+if result == 1 and ARGV[2] ~= -1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return result
+"""
+
+
+class NoTtlMinusOne(RedisLock):
+    """ "No TTL" sent to Redis as ``EXPIRE key -1``, which deletes the key at once.
+
+    sherlock 0.4 (``RedisLock(expire=None)``): its Lua script skips EXPIRE
+    when the expiry is -1, but compares the string ``ARGV[2]`` with the number
+    -1, which is never equal in Lua, so ``EXPIRE key -1`` runs and deletes the
+    grant it has just made. The acquire says yes and nothing holds the lock:
+    the next client is granted it at once (LOCK-16).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._setnx_expire = self._r.register_script(_SETNX_EXPIRE)
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        if ttl is not None:
+            return super().try_acquire(key, ttl)
+        value = secrets.token_hex(16)
+        if self._setnx_expire(keys=[key], args=[value, -1]) == 1:
+            return Handle(key, value, ttl=None)
+        return None
+
+
+# KEYS[1] lock key; ARGV[1] owner. Returns 1 when the caller's live grant was deleted, else 0.
+_RELEASE_LIVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('PTTL', KEYS[1]) > 0 then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class ReleaseChecksExpiry(RedisLock):
+    """A release that deletes the grant only if ``PTTL > 0``, "to skip grants that ran out".
+
+    The check is redundant for a grant with a TTL (Redis deletes a key whose
+    TTL ran out) and wrong for a grant without one: its PTTL is -1, so the
+    holder's release returns False and the lock stays held for ever (LOCK-17).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._release_live = self._r.register_script(_RELEASE_LIVE)
+
+    def release(self, handle: Handle) -> bool:
+        return bool(self._release_live(keys=[handle.key], args=[handle.value]))
+
+
+# ---------------------------------------------------------- renewal mistakes
+
+
+class RenewalPeriodInMs(RedisLock):
+    """The renewal period computed in milliseconds and slept as seconds.
+
+    ``period = ttl_ms / 3`` handed to ``Event.wait``, which takes seconds: a
+    1 s grant is renewed after 333 s, long after it ran out while its holder
+    was alive and working (LOCK-18).
+    """
+
+    def start_renewal(self, handle: Handle, ttl: float, stop: threading.Event) -> None:
+        def renew() -> None:
+            while not stop.wait(_ms(ttl) / 3):
+                if not self.renew_once(handle, ttl):
+                    return
+
+        threading.Thread(target=renew, daemon=True).start()
+
+
+class ReleaseOnlyStopsRenewal(RedisLock):
+    """Releasing a renewing grant stops its renewal and lets it run out, without deleting it.
+
+    "It will expire within one TTL anyway": the lock stays held up to a TTL
+    after the holder said it was done (LOCK-19).
+    """
+
+    def release(self, handle: Handle) -> bool:
+        if handle.stop is None:
+            return super().release(handle)
+        handle.stop.set()
+        return self.owned(handle)
+
+
+class RenewBySet(RedisLock):
+    """Renewal as ``SET key value PX ttl``: the grant is written again, whoever holds it now.
+
+    Correct while the holder keeps its grant. When the holder was paused
+    (SIGSTOP, a long GC) past its TTL and another client was granted the lock,
+    the first renewal after the pause overwrites the new holder's grant: the
+    old holder takes the lock back, and both believe they hold it (LOCK-20).
+    """
+
+    def renew_once(self, handle: Handle, ttl: float) -> bool:
+        return bool(self._r.set(handle.key, handle.value, px=_ms(ttl)))
+
+
+class SilentRenewalFailure(RedisLock):
+    """``owned`` answers from a local flag that release clears but a failed renewal does not.
+
+    python-redis-lock's renewal thread dies with NotAcquired when its extend
+    fails, and nothing tells the holder. Here the renewal stops correctly, but
+    the holder's ``owned`` keeps saying True after its grant ran out and
+    another client holds the lock (LOCK-20).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._released: set[str] = set()
+
+    def release(self, handle: Handle) -> bool:
+        self._released.add(handle.value)
+        return super().release(handle)
+
+    def owned(self, handle: Handle) -> bool:
+        return handle.value not in self._released
+
+
+# --------------------------------------------------------- observer mistakes
+
+
+class OwnedIsLocked(RedisLock):
+    """``owned`` as ``EXISTS key``: "is the lock held", not "do I hold it".
+
+    python-redis-lock's ``locked()`` and sherlock's ``locked()`` say whether
+    anyone holds the lock; offered as "does my grant still hold", it says True
+    to a holder whose grant ran out once another client holds the lock (LOCK-21).
+    """
+
+    def owned(self, handle: Handle) -> bool:
+        return bool(self._r.exists(handle.key))
+
+
+class RemainingIsTtl(RedisLock):
+    """``remaining`` answers the TTL the grant was made with, not the time left.
+
+    Read from the handle instead of the server: half a TTL later it still
+    says the whole TTL, so a holder plans work past the end of its grant and
+    another client is granted the lock before the time it was told (LOCK-22).
+    """
+
+    def remaining(self, handle: Handle) -> float | None:
+        return handle.ttl
+
+
+class RemainingOfAnyHolder(RedisLock):
+    """``remaining`` as ``PTTL key`` without comparing the owner.
+
+    Through a handle whose grant ran out it reports the time left of the next
+    holder's grant, so an old holder believes it still holds the lock (LOCK-23).
+    """
+
+    def remaining(self, handle: Handle) -> float | None:
+        ms = int(self._r.pttl(handle.key))
+        return None if ms == -1 else max(ms, 0) / 1000
+
+
+# ------------------------------------------------------- re-entrancy mistakes
+
+
+# KEYS[1] lock key; ARGV[1] the client's id, ARGV[2] ttl in ms.
+# Returns 1 when the key was free or already the client's (its expiry reset), else 0.
+_ACQUIRE_OR_MINE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+end
+return 0
+"""
+
+
+class ClientIdOwner(RedisLock):
+    """The owner value is the client's id (host and pid), not one value per grant.
+
+    A common shortcut ("the owner is this process"): an acquire of a lock the
+    client already holds finds its own id and succeeds, without counting. The
+    client then holds two handles on one grant, and releasing either frees
+    the lock while the other still believes it holds it (LOCK-24; declared
+    re-entrant, LOCK-25).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._id = secrets.token_hex(16)
+        self._acquire_or_mine = self._r.register_script(_ACQUIRE_OR_MINE)
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        assert ttl is not None  # it does not declare no-ttl
+        if self._acquire_or_mine(keys=[key], args=[self._id, _ms(ttl)]) == 1:
+            return Handle(key, self._id, ttl=ttl)
+        return None
+
+
+# ------------------------------------------------------------ thread mistakes
+
+
+class ThreadLocalToken(RedisLock):
+    """The grant's owner value kept in a ``threading.local``, like redis-py's default.
+
+    A release from another thread finds no owner value and is refused, while
+    the implementation does not declare thread-bound handles (LOCK-26).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._local = threading.local()
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        handle = super().try_acquire(key, ttl)
+        if handle is not None:
+            self._local.__dict__[handle.value] = True
+        return handle
+
+    def release(self, handle: Handle) -> bool:
+        if not self._local.__dict__.pop(handle.value, False):
+            return False  # "Cannot release a lock that's not owned"
+        return super().release(handle)
+
+
+class ThreadBoundForgets(ThreadLocalToken):
+    """Thread-bound handles whose refused release forgets the grant's owner value.
+
+    Declared thread-bound, so the refusal is allowed; but the release drops
+    the owner value before it checks the thread (redis-py's release clears its
+    token before the server has answered, redis-py#4258), so the acquiring
+    thread can no longer release either and the lock stays held until its
+    TTL (LOCK-26).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._forgotten: set[str] = set()
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        handle = super().try_acquire(key, ttl)
+        if handle is not None:
+            self._local.__dict__[handle.value] = threading.get_ident()
+        return handle
+
+    def release(self, handle: Handle) -> bool:
+        if handle.value in self._forgotten:
+            return False
+        self._forgotten.add(handle.value)
+        if self._local.__dict__.pop(handle.value, None) is None:
+            return False
+        return RedisLock.release(self, handle)
+
+
+# ------------------------------------------------------- failed-call mistakes
+
+
+class SetnxThenExpire(RedisLock):
+    """sherlock 0.4's acquire: SETNX then EXPIRE with the TTL in seconds, in one script.
+
+    ``EXPIRE`` takes whole seconds: a TTL of 0.4 s or 1.5 s is refused with
+    an error, after the script's SETNX has already written the key (a Lua
+    script is not rolled back). The acquire raises, and the key it leaves has
+    no expiry: nobody can ever acquire the lock again (LOCK-27; and LOCK-6,
+    whose allowed refusal is a ValueError).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._setnx_expire = self._r.register_script(_SETNX_EXPIRE)
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        assert ttl is not None  # it does not declare no-ttl
+        value = secrets.token_hex(16)
+        seconds: float | int = int(ttl) if float(ttl).is_integer() else ttl
+        if self._setnx_expire(keys=[key], args=[value, seconds]) == 1:
+            return Handle(key, value, ttl=ttl)
+        return None
+
+
 # -------------------------------------------------------------- not distributed
 
 
@@ -552,6 +903,76 @@ def extend_noop(ctx: Context) -> Implementation:
     return _redis(ctx, ExtendNoop, {"extend"})
 
 
+def no_ttl_minus_one(ctx: Context) -> Implementation:
+    """No TTL sent as EXPIRE -1."""
+    return _redis(ctx, NoTtlMinusOne, {"no-ttl"})
+
+
+def release_checks_expiry(ctx: Context) -> Implementation:
+    """Release only with PTTL > 0."""
+    return _redis(ctx, ReleaseChecksExpiry, {"no-ttl"})
+
+
+def renewal_period_in_ms(ctx: Context) -> Implementation:
+    """Renews every ttl_ms / 3 seconds."""
+    return _redis(ctx, RenewalPeriodInMs, {"auto-renew"})
+
+
+def release_only_stops_renewal(ctx: Context) -> Implementation:
+    """Release of a renewing grant lets it run out."""
+    return _redis(ctx, ReleaseOnlyStopsRenewal, {"auto-renew"})
+
+
+def renew_by_set(ctx: Context) -> Implementation:
+    """Renewal rewrites the key unconditionally."""
+    return _redis(ctx, RenewBySet, {"auto-renew"})
+
+
+def silent_renewal_failure(ctx: Context) -> Implementation:
+    """owned() from a local flag."""
+    return _redis(ctx, SilentRenewalFailure, {"auto-renew"})
+
+
+def owned_is_locked(ctx: Context) -> Implementation:
+    """owned() is EXISTS."""
+    return _redis(ctx, OwnedIsLocked, {"owned"})
+
+
+def remaining_is_ttl(ctx: Context) -> Implementation:
+    """remaining() is the granted TTL."""
+    return _redis(ctx, RemainingIsTtl, {"remaining"})
+
+
+def remaining_of_any_holder(ctx: Context) -> Implementation:
+    """remaining() is PTTL of whoever holds."""
+    return _redis(ctx, RemainingOfAnyHolder, {"remaining"})
+
+
+def client_id_owner(ctx: Context) -> Implementation:
+    """Owner value per client, not per grant."""
+    return _redis(ctx, ClientIdOwner, set())
+
+
+def client_id_owner_reentrant(ctx: Context) -> Implementation:
+    """Owner value per client, declared re-entrant."""
+    return _redis(ctx, ClientIdOwner, {"reentrant"})
+
+
+def thread_local_token(ctx: Context) -> Implementation:
+    """Thread-local owner value, not declared thread-bound."""
+    return _redis(ctx, ThreadLocalToken, set())
+
+
+def thread_bound_forgets(ctx: Context) -> Implementation:
+    """Thread-bound; a refused release forgets the grant."""
+    return _redis(ctx, ThreadBoundForgets, {"thread-bound"})
+
+
+def setnx_then_expire(ctx: Context) -> Implementation:
+    """SETNX + EXPIRE in whole seconds in one script."""
+    return _redis(ctx, SetnxThenExpire, set())
+
+
 def thread_lock(ctx: Context) -> Implementation:
     """A threading.Lock claimed to be distributed."""
     return Implementation(
@@ -604,4 +1025,18 @@ KNOWN_BAD: list[KnownBad] = [
     _entry(unconditional_extend, UnconditionalExtend, "LOCK-15"),
     _entry(extend_noop, ExtendNoop, "LOCK-14", "LOCK-15"),
     _entry(thread_lock, ThreadLock, "LOCK-1", "LOCK-6"),
+    _entry(no_ttl_minus_one, NoTtlMinusOne, "LOCK-16"),
+    _entry(release_checks_expiry, ReleaseChecksExpiry, "LOCK-17"),
+    _entry(renewal_period_in_ms, RenewalPeriodInMs, "LOCK-18"),
+    _entry(release_only_stops_renewal, ReleaseOnlyStopsRenewal, "LOCK-19"),
+    _entry(renew_by_set, RenewBySet, "LOCK-20"),
+    _entry(silent_renewal_failure, SilentRenewalFailure, "LOCK-20"),
+    _entry(owned_is_locked, OwnedIsLocked, "LOCK-21"),
+    _entry(remaining_is_ttl, RemainingIsTtl, "LOCK-22"),
+    _entry(remaining_of_any_holder, RemainingOfAnyHolder, "LOCK-23"),
+    _entry(client_id_owner, ClientIdOwner, "LOCK-24"),
+    _entry(client_id_owner_reentrant, ClientIdOwner, "LOCK-25"),
+    _entry(thread_local_token, ThreadLocalToken, "LOCK-26"),
+    _entry(thread_bound_forgets, ThreadBoundForgets, "LOCK-26"),
+    _entry(setnx_then_expire, SetnxThenExpire, "LOCK-6", "LOCK-27"),
 ]

@@ -7,6 +7,7 @@ against in ``properties/``: simple enough to be obviously right.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from dataclasses import dataclass
@@ -40,13 +41,14 @@ class MemoryLockService:
         held = self._held.get(name)
         return held is None or held[1] <= now
 
-    def try_acquire(self, name: str, ttl: float) -> Grant | None:
+    def try_acquire(self, name: str, ttl: float | None) -> Grant | None:
         with self._cond:
             now = self.clock.now()
             if not self._free(name, now):
                 return None
             owner = secrets.token_hex(16)
-            self._held[name] = (owner, now + ttl)
+            # A grant without a TTL never runs out: +inf compares after every instant.
+            self._held[name] = (owner, math.inf if ttl is None else now + ttl)
             self._tokens[name] = self._tokens.get(name, 0) + 1
             return Grant(name, owner, self._tokens[name])
 
@@ -62,6 +64,18 @@ class MemoryLockService:
             self._cond.notify_all()
             return True
 
+    def owned(self, grant: Grant) -> bool:
+        with self._cond:
+            return self._holds(grant, self.clock.now())
+
+    def remaining(self, grant: Grant) -> float | None:
+        with self._cond:
+            now = self.clock.now()
+            if not self._holds(grant, now):
+                return 0.0
+            expires_at = self._held[grant.name][1]
+            return None if math.isinf(expires_at) else expires_at - now
+
     def extend(self, grant: Grant, ttl: float) -> bool:
         with self._cond:
             now = self.clock.now()
@@ -75,9 +89,9 @@ class MemoryLockService:
             self._cond.wait(timeout=seconds)
 
 
-def _check(ttl: float, timeout: float) -> None:
-    if not ttl > 0:
-        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+def _check(ttl: float | None, timeout: float) -> None:
+    if ttl is not None and not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
 
@@ -88,7 +102,8 @@ class MemoryLockClient:
     def __init__(self, service: MemoryLockService) -> None:
         self._service = service
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Grant | None:
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Grant | None:
+        """The grant, or None; ``ttl=None`` asks for a grant that lasts until released."""
         _check(ttl, timeout)
         clock = self._service.clock
         deadline = clock.now() + timeout
@@ -111,6 +126,14 @@ class MemoryLockClient:
         _check(ttl, 0)
         return self._service.extend(handle, ttl)
 
+    def owned(self, handle: Grant) -> bool:
+        """True while the handle's grant holds its lock."""
+        return self._service.owned(handle)
+
+    def remaining(self, handle: Grant) -> float | None:
+        """Seconds left in the handle's grant; 0 when it holds nothing; None without a TTL."""
+        return self._service.remaining(handle)
+
     def token(self, handle: Grant) -> int:
         return handle.token
 
@@ -119,7 +142,7 @@ def factory(ctx: Context) -> Implementation:
     service = MemoryLockService(ctx.clock)
     return Implementation(
         client=lambda: MemoryLockClient(service),
-        capabilities={"extend", "fencing", "injectable-clock"},
+        capabilities={"extend", "fencing", "injectable-clock", "no-ttl", "owned", "remaining"},
         package="distconform",
         description="in-memory reference (process-local, exact)",
     )

@@ -32,8 +32,9 @@ from __future__ import annotations
 import math
 import random
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from distconform.api import Context, Implementation
@@ -41,6 +42,9 @@ from distconform.backends import redis_client
 from distconform.errors import BackendUnavailable
 
 __all__ = ["RedisLockClient", "RedisLockHandle", "factory"]
+
+#: Renewals per TTL of a renewing grant: the grant survives two lost renewals.
+RENEWALS_PER_TTL = 3
 
 #: Seconds between two attempts of a blocking acquire (jittered by +-50 % so
 #: that waiting clients do not ask in lockstep). Short against the spec's 1 s
@@ -50,9 +54,15 @@ _POLL = 0.01
 ACQUIRE = """
 -- Grant the lock if it is free, and draw the next fencing token.
 -- KEYS[1]  the lock key        KEYS[2]  the fencing counter (never expires)
--- ARGV[1]  the owner token     ARGV[2]  the TTL in milliseconds
+-- ARGV[1]  the owner token     ARGV[2]  the TTL in milliseconds, or "none" (no TTL)
 -- returns  the new fencing token (integer) when granted, nil when held
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+local ok
+if ARGV[2] == 'none' then
+    ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else
+    ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+end
+if ok then
     return redis.call('INCR', KEYS[2])
 end
 return false
@@ -81,13 +91,37 @@ return 0
 """
 
 
+REMAINING = """
+-- How long this grant still holds the lock.
+-- KEYS[1]  the lock key
+-- ARGV[1]  the owner token
+-- returns  milliseconds left (>= 1), -1 for a grant without a TTL, 0 when the
+--          key is gone or someone else's
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    local ms = redis.call('PTTL', KEYS[1])
+    if ms == -1 then return -1 end
+    return math.max(ms, 1)
+end
+return 0
+"""
+
+
 @dataclass(frozen=True)
 class RedisLockHandle:
-    """One grant: the lock's name, its owner token and its fencing token."""
+    """One grant: the lock's name, its owner token and its fencing token.
+
+    ``renewal`` is set for a renewing grant: the event that stops its renewal thread.
+    """
 
     name: str
     owner: str
     token: int
+    renewal: threading.Event | None = field(default=None, compare=False, repr=False)
+
+
+def _ttl_arg(ttl: object) -> int | str:
+    """The TTL as ACQUIRE's ARGV[2]: whole milliseconds, or "none" for ``ttl=None``."""
+    return "none" if ttl is None else _ttl_ms(ttl)
 
 
 def _ttl_ms(ttl: object) -> int:
@@ -114,6 +148,7 @@ class RedisLockClient:
         self._acquire = redis.register_script(ACQUIRE)
         self._release = redis.register_script(RELEASE)
         self._extend = redis.register_script(EXTEND)
+        self._remaining = redis.register_script(REMAINING)
 
     def _key(self, name: str) -> str:
         return f"{self._ns}lock:{name}"
@@ -121,9 +156,13 @@ class RedisLockClient:
     def _fence(self, name: str) -> str:
         return f"{self._ns}fence:{name}"
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> RedisLockHandle | None:
-        """The grant, or None when the lock stayed held for ``timeout`` seconds."""
-        ms = _ttl_ms(ttl)
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> RedisLockHandle | None:
+        """The grant, or None when the lock stayed held for ``timeout`` seconds.
+
+        ``ttl=None``: a grant without a TTL, held until released (a holder that
+        dies without releasing then blocks the lock for ever: use with care).
+        """
+        ms = _ttl_arg(ttl)
         deadline = time.monotonic() + _check_timeout(timeout)
         keys = [self._key(name), self._fence(name)]
         while True:
@@ -139,13 +178,55 @@ class RedisLockClient:
             time.sleep(min(left, _POLL * random.uniform(0.5, 1.5)))
 
     def release(self, handle: RedisLockHandle) -> bool:
-        """True when this call freed the handle's own grant."""
+        """True when this call freed the handle's own grant (a renewing grant stops renewing)."""
+        if handle.renewal is not None:
+            handle.renewal.set()
         return bool(self._release(keys=[self._key(handle.name)], args=[handle.owner]))
 
     def extend(self, handle: RedisLockHandle, ttl: float) -> bool:
         """Make the handle's grant last ``ttl`` seconds from now; False if it holds nothing."""
         ms = _ttl_ms(ttl)
         return bool(self._extend(keys=[self._key(handle.name)], args=[handle.owner, ms]))
+
+    def owned(self, handle: RedisLockHandle) -> bool:
+        """True while the handle's grant holds the lock."""
+        return self.remaining(handle) != 0
+
+    def remaining(self, handle: RedisLockHandle) -> float | None:
+        """Seconds left in the handle's grant (server's clock); 0 if none; None without a TTL."""
+        ms = int(self._remaining(keys=[self._key(handle.name)], args=[handle.owner]))
+        return None if ms == -1 else ms / 1000
+
+    def acquire_renewing(
+        self, name: str, ttl: float, timeout: float = 0.0
+    ) -> RedisLockHandle | None:
+        """A grant that a daemon thread extends every third of ``ttl`` until release.
+
+        The thread stops at release, at the first extend that finds the grant
+        gone (``owned`` then says False), and at the first error reaching the
+        server (the grant then runs out at its TTL; ``owned`` says False from
+        then on). It dies with the process, so a dead holder's grant runs out
+        one TTL after its last renewal (LOCK-19). A paused process pauses its
+        renewal too: see spec/lock.md, "Non-guarantees".
+        """
+        ms = _ttl_ms(ttl)
+        handle = self.acquire(name, ttl, timeout)
+        if handle is None:
+            return None
+        stop = threading.Event()
+        handle = RedisLockHandle(handle.name, handle.owner, handle.token, stop)
+        keys, args = [self._key(name)], [handle.owner, ms]
+
+        def renew() -> None:
+            try:
+                while not stop.wait(ttl / RENEWALS_PER_TTL):
+                    if not self._extend(keys=keys, args=args):
+                        return
+            except Exception:
+                return
+
+        threading.Thread(target=renew, name=f"renew-{name}", daemon=True).start()
+        return handle
 
     def token(self, handle: RedisLockHandle) -> int:
         """The grant's fencing token: greater than every earlier grant's of the same lock."""
@@ -172,7 +253,9 @@ def factory(ctx: Context) -> Implementation:
     """The Redis reference lock for ``ctx``; connects only when a client is made."""
     return Implementation(
         client=lambda: RedisLockClient(_connect(ctx.redis_url), ctx.namespace),
-        capabilities=frozenset({"distributed", "extend", "fencing"}),
+        capabilities=frozenset(
+            {"distributed", "extend", "fencing", "no-ttl", "owned", "remaining", "auto-renew"}
+        ),
         needs=frozenset({"redis"}),
         package="distconform",
         description="Redis reference (SET NX PX + fencing counter, Lua compare-and-delete)",
