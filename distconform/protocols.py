@@ -18,10 +18,17 @@ __all__ = [
     "HasParticipants",
     "HotWarmClient",
     "HotWarmSwitchover",
+    "LRUApproximate",
+    "LRUClear",
     "LRUClient",
     "LRUContains",
+    "LRUEvictions",
+    "LRUItems",
     "LRUKeys",
     "LRUPeek",
+    "LRUPop",
+    "LRUPopitem",
+    "LRUResize",
     "LRUSize",
     "LockAutoRenew",
     "LockClient",
@@ -116,6 +123,57 @@ class LRUPeek(Protocol):
 @runtime_checkable
 class LRUKeys(Protocol):
     def keys(self) -> list[str]: ...
+
+
+@runtime_checkable
+class LRUPopitem(Protocol):
+    """Capability ``popitem``: remove and return the least recently used entry."""
+
+    def popitem(self) -> tuple[Any, str]: ...
+
+
+@runtime_checkable
+class LRUItems(Protocol):
+    """Capability ``items``: every entry, with its value; ``values`` alone."""
+
+    def items(self) -> list[tuple[Any, str]]: ...
+    def values(self) -> list[str]: ...
+
+
+@runtime_checkable
+class LRUPop(Protocol):
+    """Capability ``pop``: remove a key and return its value."""
+
+    def pop(self, key: Any) -> str | None: ...
+
+
+@runtime_checkable
+class LRUClear(Protocol):
+    """Capability ``clear``: remove every entry."""
+
+    def clear(self) -> None: ...
+
+
+@runtime_checkable
+class LRUResize(Protocol):
+    """Capability ``resize``: change the capacity of a configured cache."""
+
+    def resize(self, capacity: int) -> None: ...
+
+
+@runtime_checkable
+class LRUEvictions(Protocol):
+    """Capability ``evict-callback``: what the eviction callback was called with."""
+
+    def evictions(self) -> list[tuple[Any, str]]: ...
+
+
+@runtime_checkable
+class LRUApproximate(Protocol):
+    """Capability ``approximate``: an approximated LRU with a declared bound."""
+
+    def eviction_bound(self) -> float: ...
+    def recency_resolution(self) -> float: ...
 
 
 # ------------------------------------------------------------------ ratelimit

@@ -10,6 +10,7 @@ Every class is its own adapter: ``distconform.known_bad.lru:Name.factory``.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import OrderedDict
 from typing import Any, ClassVar
@@ -326,6 +327,301 @@ class SeedCache:
         )
 
 
+# ------------------------------------------------- the optional capabilities
+
+
+class FullCache(Cache):
+    """:class:`Cache` with every optional call: the base of the mistakes in them.
+
+    Listings are oldest first (``lru-first``); keys may be any hashable
+    object; evictions are recorded for ``evictions()``.
+    """
+
+    CAPABILITIES: ClassVar[frozenset[str]] = _OBSERVERS | {
+        "popitem", "items", "lru-first", "object-keys", "pop", "clear", "resize",
+        "evict-callback",
+    }  # fmt: skip
+
+    def configure(self, capacity: int) -> None:
+        super().configure(capacity)
+        self.evicted: list[tuple[Any, str]] = []
+
+    def put(self, key: Any, value: str) -> None:
+        if key in self.data:
+            self.data.move_to_end(key)
+        elif len(self.data) >= self.capacity:
+            self.evicted.append(self.data.popitem(last=False))
+        self.data[key] = value
+
+    def pop(self, key: Any) -> str | None:
+        return self.data.pop(key, None)
+
+    def popitem(self) -> tuple[Any, str]:
+        if not self.data:
+            raise KeyError("popitem(): the cache is empty")
+        return self.data.popitem(last=False)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = check_capacity(capacity)
+        while len(self.data) > capacity:
+            self.evicted.append(self.data.popitem(last=False))
+
+    def evictions(self) -> list[tuple[Any, str]]:
+        out, self.evicted = self.evicted, []
+        return out
+
+    def items(self) -> list[tuple[Any, str]]:
+        return list(self.data.items())
+
+    def values(self) -> list[str]:
+        return list(self.data.values())
+
+
+class PopitemNewest(FullCache):
+    """popitem with ``OrderedDict.popitem()``'s default: the most recently used goes."""
+
+    def popitem(self) -> tuple[Any, str]:
+        if not self.data:
+            raise KeyError("popitem(): the cache is empty")
+        return self.data.popitem()
+
+
+class ListsInInsertionOrder(FullCache):
+    """Declares oldest-first listings but lists in insertion order (a dict beside the order)."""
+
+    def configure(self, capacity: int) -> None:
+        super().configure(capacity)
+        self.inserted: dict[Any, None] = {}
+
+    def put(self, key: Any, value: str) -> None:
+        super().put(key, value)
+        self.inserted[key] = None
+        for gone in [k for k in self.inserted if k not in self.data]:
+            del self.inserted[gone]
+
+    def _listed(self) -> list[Any]:
+        return [k for k in self.inserted if k in self.data]
+
+    def keys(self) -> list[Any]:
+        return self._listed()
+
+    def items(self) -> list[tuple[Any, str]]:
+        return [(k, self.data[k]) for k in self._listed()]
+
+    def values(self) -> list[str]:
+        return [self.data[k] for k in self._listed()]
+
+
+class ItemsThroughGet(ListsInInsertionOrder):
+    """items and values read each value with get, in insertion order, as cachetools' do.
+
+    ``MutableMapping``'s views look each key up with ``self[key]``, which in
+    an LRU cache is a use: a listing rewrites the recency order into the
+    listing order. No listing order is declared, so LRU-17 does not apply.
+    """
+
+    CAPABILITIES: ClassVar[frozenset[str]] = FullCache.CAPABILITIES - {"lru-first"}
+
+    def items(self) -> list[tuple[Any, str]]:
+        return [(k, v) for k in self._listed() if (v := self.get(k)) is not None]
+
+    def values(self) -> list[str]:
+        return [v for _, v in self.items()]
+
+
+class MruFirstListsOldestFirst(FullCache):
+    """Declares newest-first listings (as lru-dict and pylru give) but lists oldest first."""
+
+    CAPABILITIES: ClassVar[frozenset[str]] = (FullCache.CAPABILITIES - {"lru-first"}) | {
+        "mru-first"
+    }
+
+
+class KeysByStr(FullCache):
+    """Stores under ``str(key)``, as a cache keyed by a Redis hash field would: 1 is "1"."""
+
+    def get(self, key: Any) -> str | None:
+        return super().get(str(key))
+
+    def put(self, key: Any, value: str) -> None:
+        super().put(str(key), value)
+
+    def delete(self, key: Any) -> bool:
+        return super().delete(str(key))
+
+    def contains(self, key: Any) -> bool:
+        return super().contains(str(key))
+
+    def peek(self, key: Any) -> str | None:
+        return super().peek(str(key))
+
+    def pop(self, key: Any) -> str | None:
+        return super().pop(str(key))
+
+
+class EvictsBeforeHashing(FullCache):
+    """Makes room first, then stores; an unhashable key raises between the two.
+
+    On a full cache the oldest entry goes before the key is looked at, and
+    goes back only if the key turns out to be present: a TypeError from the
+    lookup leaves the cache one entry short.
+    """
+
+    def put(self, key: Any, value: str) -> None:
+        victim = self.data.popitem(last=False) if len(self.data) >= self.capacity else None
+        present = victim is not None and (victim[0] == key or key in self.data)
+        if victim is not None and present:
+            self.data[victim[0]] = victim[1]
+            self.data.move_to_end(victim[0], last=False)
+            victim = None
+        if victim is not None:
+            self.evicted.append(victim)
+        if key in self.data:
+            self.data.move_to_end(key)
+        self.data[key] = value
+
+
+class ListCache(FullCache):
+    """A dict for values and a list for recency, oldest first: correct as it stands."""
+
+    def configure(self, capacity: int) -> None:
+        super().configure(capacity)
+        self.order: list[Any] = []
+
+    def _use(self, key: Any) -> None:
+        if key in self.order:
+            self.order.remove(key)
+        self.order.append(key)
+
+    def get(self, key: Any) -> str | None:
+        if key not in self.data:
+            return None
+        self._use(key)
+        return self.data[key]
+
+    def put(self, key: Any, value: str) -> None:
+        if key not in self.data and len(self.data) >= self.capacity:
+            victim = self.order.pop(0)
+            # pop with a default: a victim that is already gone is no error.
+            self.evicted.append((victim, self.data.pop(victim, "")))
+        self.data[key] = value
+        self._use(key)
+
+    def pop(self, key: Any) -> str | None:
+        if key in self.order:
+            self.order.remove(key)
+        return self.data.pop(key, None)
+
+    def delete(self, key: Any) -> bool:
+        return self.pop(key) is not None
+
+    def popitem(self) -> tuple[Any, str]:
+        if not self.order:
+            raise KeyError("popitem(): the cache is empty")
+        key = self.order.pop(0)
+        return key, self.data.pop(key)
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.order.clear()
+
+    def keys(self) -> list[Any]:
+        return list(self.order)
+
+    def items(self) -> list[tuple[Any, str]]:
+        return [(k, self.data[k]) for k in self.order]
+
+    def values(self) -> list[str]:
+        return [self.data[k] for k in self.order]
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = check_capacity(capacity)
+        while len(self.data) > capacity:
+            victim = self.order.pop(0)
+            self.evicted.append((victim, self.data.pop(victim)))
+
+
+class PopKeepsOrder(ListCache):
+    """pop drops the value but not the key's place in the recency list (delete is right)."""
+
+    def pop(self, key: Any) -> str | None:
+        return self.data.pop(key, None)
+
+    def delete(self, key: Any) -> bool:
+        return super().pop(key) is not None
+
+
+class ClearKeepsOrder(ListCache):
+    """clear empties the values and forgets the recency list: its ghosts are evicted later."""
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+class ResizeEvictsNewest(FullCache):
+    """A shrinking resize pops with ``OrderedDict.popitem()``'s default: newest first."""
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = check_capacity(capacity)
+        while len(self.data) > capacity:
+            self.evicted.append(self.data.popitem())
+
+
+class ResizeChecksLate(FullCache):
+    """resize evicts down to the new capacity first and checks the number afterwards."""
+
+    def resize(self, capacity: int) -> None:
+        if isinstance(capacity, int | float):
+            while self.data and len(self.data) > capacity:
+                self.evicted.append(self.data.popitem(last=False))
+        self.capacity = check_capacity(capacity)
+
+
+class CallbackOnReplace(FullCache):
+    """A put of a present key is a delete and an insert, and the delete calls the callback."""
+
+    def put(self, key: Any, value: str) -> None:
+        if key in self.data:
+            self.evicted.append((key, self.data.pop(key)))
+        super().put(key, value)
+
+
+class RandomEviction(FullCache):
+    """Declares ``approximate`` with a bound of 0.25 but evicts a uniformly random entry."""
+
+    CAPABILITIES: ClassVar[frozenset[str]] = _OBSERVERS | {"approximate"}
+
+    def configure(self, capacity: int) -> None:
+        super().configure(capacity)
+        self.rnd = random.Random(26)
+
+    def put(self, key: Any, value: str) -> None:
+        if key not in self.data and len(self.data) >= self.capacity:
+            victim = self.rnd.choice(list(self.data))
+            self.evicted.append((victim, self.data.pop(victim)))
+        super().put(key, value)
+
+    def eviction_bound(self) -> float:
+        return 0.25
+
+    def recency_resolution(self) -> float:
+        return 0.0
+
+
+class CheckThenAct(FullCache):
+    """An OrderedDict LRU declared thread-safe with no lock: it checks, then acts.
+
+    ``put`` tests for room and then inserts; ``get`` tests for the key and
+    then moves it. Another thread between the test and the act overfills the
+    cache or has evicted the key (KeyError from move_to_end).
+    """
+
+    CAPABILITIES: ClassVar[frozenset[str]] = FullCache.CAPABILITIES | {"thread-safe"}
+
+
 # --------------------------------------------------------------- shared store
 
 
@@ -444,5 +740,61 @@ KNOWN_BAD = [
         "per-client-recency", "lru", _spec(PerClientRecency), ("LRU-14",),
         "each client evicts by its own recency list, so one client's use does not protect "
         "a key from another client's eviction",
+    ),
+    KnownBad(
+        "popitem-newest", "lru", _spec(PopitemNewest), ("LRU-15",),
+        "OrderedDict.popitem() pops the newest entry unless told last=False",
+    ),
+    KnownBad(
+        "items-through-get", "lru", _spec(ItemsThroughGet), ("LRU-16",),
+        "items() reading values through get uses every key, in listing order (cachetools' "
+        "MutableMapping views do this)",
+    ),
+    KnownBad(
+        "lists-in-insertion-order", "lru", _spec(ListsInInsertionOrder), ("LRU-17",),
+        "declares oldest-first listings but lists in insertion order, as a dict does",
+    ),
+    KnownBad(
+        "mru-first-lists-oldest", "lru", _spec(MruFirstListsOldestFirst), ("LRU-18",),
+        "declares newest-first listings but lists oldest first",
+    ),
+    KnownBad(
+        "keys-by-str", "lru", _spec(KeysByStr), ("LRU-19",),
+        "keys stored as str(key): 1 and '1' collide, 1 and 1.0 do not",
+    ),
+    KnownBad(
+        "evicts-before-hashing", "lru", _spec(EvictsBeforeHashing), ("LRU-20",),
+        "makes room before looking at the key: a TypeError for an unhashable key leaves an "
+        "entry evicted",
+    ),
+    KnownBad(
+        "pop-keeps-order", "lru", _spec(PopKeepsOrder), ("LRU-21",),
+        "pop removes the value but leaves the key's ghost in the recency list",
+    ),
+    KnownBad(
+        "clear-keeps-order", "lru", _spec(ClearKeepsOrder), ("LRU-22",),
+        "clear empties the values but not the recency list: ghosts are evicted in place of "
+        "live entries",
+    ),
+    KnownBad(
+        "resize-evicts-newest", "lru", _spec(ResizeEvictsNewest), ("LRU-23",),
+        "a shrinking resize pops the newest entries (OrderedDict.popitem() default)",
+    ),
+    KnownBad(
+        "resize-checks-late", "lru", _spec(ResizeChecksLate), ("LRU-24",),
+        "resize(0) evicts everything before the number is refused",
+    ),
+    KnownBad(
+        "callback-on-replace", "lru", _spec(CallbackOnReplace), ("LRU-25",),
+        "a put of a present key reported to the eviction callback as an eviction",
+    ),
+    KnownBad(
+        "random-eviction", "lru", _spec(RandomEviction), ("LRU-26",),
+        "a random victim claims an approximation bound of 0.25 it cannot keep",
+    ),
+    KnownBad(
+        "check-then-act", "lru", _spec(CheckThenAct), ("LRU-27",),
+        "an OrderedDict LRU without a lock declared thread-safe: room checks and key checks "
+        "race the inserts and evictions of other threads",
     ),
 ]  # fmt: skip

@@ -4,12 +4,19 @@ One :class:`LRUCache` (an ``OrderedDict`` from least to most recently used,
 under one lock) is the cache; every client of one implementation is a view
 of it (capability ``shared``). It is the model the Redis reference and the
 third parties are compared with: simple enough to be obviously right.
+
+Keys are any hashable objects (``object-keys``): the OrderedDict compares
+them with ``==``. Listings (``keys``, ``items``, ``values``) run from the
+least to the most recently used (``lru-first``). An unhashable key raises
+TypeError before anything changes (LRU-20).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
 
 from distconform.api import Context, Implementation
 
@@ -48,30 +55,57 @@ class LRUCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = check_capacity(capacity)
-        self._data: OrderedDict[str, str] = OrderedDict()
+        self._data: OrderedDict[Any, str] = OrderedDict()
         self._lock = threading.Lock()
+        #: What the eviction callback was called with, not yet collected.
+        self._evicted: list[tuple[Any, str]] = []
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: Any) -> str | None:
         with self._lock:
             if key not in self._data:
                 return None
             self._data.move_to_end(key)
             return self._data[key]
 
-    def put(self, key: str, value: str) -> None:
+    def put(self, key: Any, value: str) -> None:
         with self._lock:
             if key in self._data:
                 # Assigning to an existing key keeps its old place: move it too.
                 self._data.move_to_end(key)
-            elif len(self._data) == self.capacity:
-                self._data.popitem(last=False)
+            elif len(self._data) >= self.capacity:
+                self._evicted.append(self._data.popitem(last=False))
             self._data[key] = value
 
-    def delete(self, key: str) -> bool:
-        with self._lock:
-            return self._data.pop(key, None) is not None
+    def delete(self, key: Any) -> bool:
+        return self.pop(key) is not None
 
-    def contains(self, key: str) -> bool:
+    def pop(self, key: Any) -> str | None:
+        with self._lock:
+            return self._data.pop(key, None)
+
+    def popitem(self) -> tuple[Any, str]:
+        with self._lock:
+            if not self._data:
+                raise KeyError("popitem(): the cache is empty")
+            return self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def resize(self, capacity: int) -> None:
+        check_capacity(capacity)
+        with self._lock:
+            self.capacity = capacity
+            while len(self._data) > capacity:
+                self._evicted.append(self._data.popitem(last=False))
+
+    def evictions(self) -> list[tuple[Any, str]]:
+        with self._lock:
+            out, self._evicted = self._evicted, []
+            return out
+
+    def contains(self, key: Any) -> bool:
         with self._lock:
             return key in self._data
 
@@ -79,13 +113,21 @@ class LRUCache:
         with self._lock:
             return len(self._data)
 
-    def peek(self, key: str) -> str | None:
+    def peek(self, key: Any) -> str | None:
         with self._lock:
             return self._data.get(key)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> list[Any]:
         with self._lock:
             return list(self._data)
+
+    def items(self) -> list[tuple[Any, str]]:
+        with self._lock:
+            return list(self._data.items())
+
+    def values(self) -> list[str]:
+        with self._lock:
+            return list(self._data.values())
 
 
 class SharedSlot:
@@ -121,33 +163,71 @@ class MemoryLRUClient:
             raise RuntimeError("call configure(capacity) before using the cache")
         return self._cache
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: Hashable) -> str | None:
         return self.cache.get(key)
 
-    def put(self, key: str, value: str) -> None:
+    def put(self, key: Hashable, value: str) -> None:
         self.cache.put(key, value)
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: Hashable) -> bool:
         return self.cache.delete(key)
 
-    def contains(self, key: str) -> bool:
+    def pop(self, key: Hashable) -> str | None:
+        return self.cache.pop(key)
+
+    def popitem(self) -> tuple[Any, str]:
+        return self.cache.popitem()
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+    def resize(self, capacity: int) -> None:
+        self.cache.resize(capacity)
+
+    def evictions(self) -> list[tuple[Any, str]]:
+        return self.cache.evictions()
+
+    def contains(self, key: Hashable) -> bool:
         return self.cache.contains(key)
 
     def size(self) -> int:
         return self.cache.size()
 
-    def peek(self, key: str) -> str | None:
+    def peek(self, key: Hashable) -> str | None:
         return self.cache.peek(key)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> list[Any]:
         return self.cache.keys()
+
+    def items(self) -> list[tuple[Any, str]]:
+        return self.cache.items()
+
+    def values(self) -> list[str]:
+        return self.cache.values()
 
 
 def factory(ctx: Context) -> Implementation:
     slot = SharedSlot()
     return Implementation(
         client=lambda: MemoryLRUClient(slot),
-        capabilities=frozenset({"shared", "thread-safe", "contains", "size", "peek", "keys"}),
+        capabilities=frozenset(
+            {
+                "shared",
+                "thread-safe",
+                "contains",
+                "size",
+                "peek",
+                "keys",
+                "popitem",
+                "items",
+                "lru-first",
+                "object-keys",
+                "pop",
+                "clear",
+                "resize",
+                "evict-callback",
+            }
+        ),
         package="distconform",
         description="in-memory reference (process-local, exact, OrderedDict under a lock)",
     )

@@ -16,9 +16,12 @@ clients; two uses within one clock tick would tie, and a tie is an arbitrary
 eviction (Redis's own ``allkeys-lru`` keeps idle times in whole seconds for
 the same reason, and evicts arbitrarily among keys used within one second).
 
-Every operation that changes the cache is one Lua script, so no other
-client's command comes between reading the recency order and changing it.
-Observers are single read commands and touch no stamp.
+Every operation that changes the cache is one Lua script (``clear`` is one
+DEL of both keys), so no other client's command comes between reading the
+recency order and changing it. Observers are single read commands, or one
+read-only script (``items``), and touch no stamp. Keys are strings (no
+``object-keys``); the capacity is fixed (no ``resize``), and no eviction
+callback crosses the network (no ``evict-callback``).
 
 Non-goals: replication, clusters, durability across a restart, memory bounds
 (capacity counts entries). See spec/lru.md, "Non-guarantees".
@@ -73,6 +76,45 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
 
+POP = """
+-- Remove the key and return its value.
+-- KEYS[1]  values hash    KEYS[2]  recency zset
+-- ARGV[1]  the key
+-- returns  the value, or nil when the key was absent (nothing changes then)
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return value
+"""
+
+POPITEM = """
+-- Remove and return the least recently used entry.
+-- KEYS[1]  values hash    KEYS[2]  recency zset
+-- returns  {key, value}, or nil when the cache is empty
+local oldest = redis.call('ZPOPMIN', KEYS[2])[1]
+if not oldest then
+    return nil
+end
+local value = redis.call('HGET', KEYS[1], oldest)
+redis.call('HDEL', KEYS[1], oldest)
+return {oldest, value}
+"""
+
+ITEMS = """
+-- Every entry, least recently used first, read in one step.
+-- KEYS[1]  values hash    KEYS[2]  recency zset
+-- returns  {key1, value1, key2, value2, ...}
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    out[#out + 1] = key
+    out[#out + 1] = redis.call('HGET', KEYS[1], key)
+end
+return out
+"""
+
+
 class RedisLRUClient:
     """An LRU cache client over one Redis connection."""
 
@@ -86,6 +128,9 @@ class RedisLRUClient:
         self._get = redis.register_script(GET)
         self._put = redis.register_script(PUT)
         self._delete = redis.register_script(DELETE)
+        self._pop = redis.register_script(POP)
+        self._popitem = redis.register_script(POPITEM)
+        self._items = redis.register_script(ITEMS)
 
     def configure(self, capacity: int) -> None:
         """Fix the shared cache's capacity, or join it if another client fixed the same."""
@@ -113,6 +158,30 @@ class RedisLRUClient:
         self._cap()
         return bool(self._delete(keys=[self._values, self._recency], args=[key]))
 
+    def pop(self, key: str) -> str | None:
+        self._cap()
+        value: str | None = self._pop(keys=[self._values, self._recency], args=[key])
+        return value
+
+    def popitem(self) -> tuple[str, str]:
+        self._cap()
+        got = self._popitem(keys=[self._values, self._recency])
+        if not got:
+            raise KeyError("popitem(): the cache is empty")
+        return got[0], got[1]
+
+    def clear(self) -> None:
+        # One DEL of both keys: atomic. The clock and the capacity stay.
+        self._cap()
+        self._redis.delete(self._values, self._recency)
+
+    def items(self) -> list[tuple[str, str]]:
+        flat = self._items(keys=[self._values, self._recency])
+        return list(zip(flat[::2], flat[1::2], strict=True))
+
+    def values(self) -> list[str]:
+        return [v for _, v in self.items()]
+
     def contains(self, key: str) -> bool:
         return bool(self._redis.hexists(self._values, key))
 
@@ -124,7 +193,8 @@ class RedisLRUClient:
         return value
 
     def keys(self) -> list[str]:
-        return list(self._redis.hkeys(self._values))
+        # The recency order, oldest first (lru-first): the zset holds every key.
+        return list(self._redis.zrange(self._recency, 0, -1))
 
     def close(self) -> None:
         self._redis.close()
@@ -145,7 +215,21 @@ def factory(ctx: Context) -> Implementation:
     """The Redis reference LRU cache for ``ctx``; connects only when a client is made."""
     return Implementation(
         client=lambda: RedisLRUClient(_connect(ctx.redis_url), ctx.namespace),
-        capabilities=frozenset({"shared", "thread-safe", "contains", "size", "peek", "keys"}),
+        capabilities=frozenset(
+            {
+                "shared",
+                "thread-safe",
+                "contains",
+                "size",
+                "peek",
+                "keys",
+                "popitem",
+                "items",
+                "lru-first",
+                "pop",
+                "clear",
+            }
+        ),
         needs=frozenset({"redis"}),
         package="distconform",
         description="Redis reference (hash + zset of INCR stamps, one Lua script per change)",
