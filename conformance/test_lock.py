@@ -652,7 +652,12 @@ def test_release_frees_a_grant_without_ttl(impl: Any) -> None:
 @clause("LOCK-18")
 @probed("res0", "res1", ttl=1.5)
 def test_renewing_grant_outlives_its_ttl(impl: Any) -> None:
-    """Renewing grants of 0.7 s and 1.5 s hold for three TTLs while the holder lives."""
+    """Renewing grants of 1 s and 1.5 s hold for 3 s and 4.5 s while the holder lives.
+
+    TTLs of a second and more: a sub-second TTL may be refused (LOCK-6). 1.5 s
+    is not a whole number of seconds, where a renewal that truncates the TTL
+    shows.
+    """
 
     def trial(i: int, ttl: float) -> None:
         name = f"res{i}"
@@ -668,7 +673,7 @@ def test_renewing_grant_outlives_its_ttl(impl: Any) -> None:
         assert a.owned(ha) is True, f"after {3 * ttl:.1f} s the holder's owned() is not True"
         assert a.release(ha) is True, "the holder's release of a renewing grant did not return True"
 
-    side_by_side([functools.partial(trial, i, t) for i, t in enumerate([0.7, 1.5])])
+    side_by_side([functools.partial(trial, i, t) for i, t in enumerate([1.0, 1.5])])
 
 
 @clause("LOCK-19")
@@ -886,10 +891,7 @@ def test_second_acquire_by_the_holder(impl: Any) -> None:
             "repro: A acquires res; A acquires res again (timeout 0) and is granted it, "
             "though the implementation does not declare 'reentrant'"
         )
-        t0 = time.monotonic()
-        h3 = a.acquire("res", 30.0, 0.3)
-        assert h3 is None, "A's blocking re-acquire of res it holds was granted"
-        assert time.monotonic() - t0 >= 0.3, "A's blocking re-acquire gave up before 0.3 s"
+        # How long a blocking re-acquire waits is LOCK-8's business, not this clause's.
         assert_intact(impl, a, h1, "res", "A's refused re-acquires")
         return
     assert h2 is not None, "a reentrant client's re-acquire of a lock it holds returned None"
@@ -985,3 +987,104 @@ def test_failed_calls_leave_no_endless_grant(impl: Any) -> None:
             f"repro: acquire({name!r}, ttl={ttl}, timeout=0) {what}; {name!r} is still held "
             f"{time.monotonic() - t0:.2f} s later, more than its TTL plus {TOLERANCE} s"
         )
+
+
+# ------------------------------------------------------- forced schedules (fault proxy)
+
+
+def _proxied(impl: Any) -> tuple[Any, Any]:
+    """The implementation through a fault proxy on its server; skipped without a server."""
+    backend = (
+        "redis" if "redis" in impl.impl.needs else "mysql" if "mysql" in impl.impl.needs else None
+    )
+    if backend is None or not hasattr(impl, "via_proxy"):
+        pytest.skip("needs a Redis or MySQL server to put the fault proxy in front of")
+    return impl.via_proxy(backend)
+
+
+def _in_thread(call: Callable[[], Any]) -> tuple[threading.Event, list[Any]]:
+    """Start ``call`` on a thread; (done event, [result or exception])."""
+    done, out = threading.Event(), []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except Exception as exc:
+            out.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done, out
+
+
+@clause("LOCK-28")
+@probed("res", ttl=30.0)
+def test_release_cut_in_flight_can_be_retried(impl: Any) -> None:
+    """A release whose request is held back and its connection cut: a retry frees the lock.
+
+    The proxy holds the release request, so the server never runs it, then
+    refuses new connections and cuts the open one: the release fails with an
+    error (or returns False). The proxy is made transparent again. The grant (TTL 30 s) still holds. A
+    retry through the same handle must free it, or the lock must already be
+    free; a False while the grant holds is a wrong answer and leaves the lock
+    blocked for 30 s.
+    """
+    sub, proxy = _proxied(impl)
+    a = sub.client("a")
+    warm = a.acquire("warm", 30.0, 0)  # connect and load scripts before the fault
+    assert warm is not None and a.release(warm) is True, "warm-up acquire/release failed"
+    ha = a.acquire("res", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
+    proxy.hold("request")
+    done, out = _in_thread(lambda: a.release(ha))
+    time.sleep(0.3)
+    # Refuse reconnections too, so that a client that retries by itself
+    # fails as well; the server never sees the release.
+    proxy.refuse(True)
+    proxy.cut()
+    assert done.wait(30), "the release did not return within 30 s of its connection being cut"
+    proxy.reset()
+    first = out[0]
+    if first is True:
+        assert not held_by_someone(impl, "res"), "release returned True but res is still held"
+        return
+    try:
+        retry: object = a.release(ha)
+    except Exception as exc:
+        retry = exc
+    held = held_by_someone(impl, "res")
+    assert not held, (
+        f"repro: A acquires res (ttl 30 s); A's release request is held back and its connection "
+        f"cut (the release gave {first!r}); A's retry of the release gave {retry!r}; res is "
+        "still held: the handle can no longer release its own grant"
+    )
+
+
+@clause("LOCK-29")
+@probed("res", ttl=1.0)
+def test_acquire_whose_reply_comes_after_the_ttl(impl: Any) -> None:
+    """An acquire (ttl 1 s) whose reply the proxy holds for 1.6 s does not return a grant."""
+    sub, proxy = _proxied(impl)
+    a = sub.client("a")
+    warm = a.acquire("warm", 30.0, 0)
+    assert warm is not None and a.release(warm) is True, "warm-up acquire/release failed"
+    ttl = 1.0
+    proxy.hold("reply")
+    t0 = time.monotonic()
+    done, out = _in_thread(lambda: a.acquire("res", ttl, 0))
+    time.sleep(1.6 * ttl)
+    proxy.release()
+    assert done.wait(30), "the acquire did not return within 30 s of its reply being let through"
+    proxy.reset()
+    got = out[0]
+    if isinstance(got, Exception):
+        raise got
+    # Probe: whatever was returned, the grant made at t0 or later has run out.
+    t_free = free_within(impl, "res", t0 + ttl + TOLERANCE + GRACE)
+    assert got is None, (
+        f"repro: A's acquire of res (ttl {ttl} s) has its reply held back {1.6 * ttl:.1f} s; it "
+        f"returns a grant that ran out before A heard of it (res free for others "
+        f"{'at once' if t_free is not None else 'not even now'})"
+    )
+    assert t_free is not None, "after the refused late acquire, res stays held"

@@ -116,13 +116,20 @@ class RedisLock:
         _check(ttl, timeout)
         deadline = time.monotonic() + timeout
         while True:
+            sent = time.monotonic()
             handle = self.try_acquire(self.key(name), ttl)
             if handle is not None:
-                return handle
+                if self.still_valid(handle, ttl, sent):
+                    return handle
+                self._release(keys=[handle.key], args=[handle.value])  # already over
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
             time.sleep(min(_RETRY, left))
+
+    def still_valid(self, handle: Handle, ttl: float | None, sent: float) -> bool:
+        """False when the reply came back after a grant made at ``sent`` had run out."""
+        return ttl is None or time.monotonic() - sent < ttl
 
     def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
         value = secrets.token_hex(16)
@@ -778,6 +785,63 @@ class SetnxThenExpire(RedisLock):
         return None
 
 
+# -------------------------------------------------- check-then-act and lost replies
+
+
+class CheckThenSet(RedisLock):
+    """Acquire as ``GET key`` and, when empty, ``SET key value PX ttl``: two round trips.
+
+    The check-then-act acquire of the seeds' era, with an owner value and a
+    correct compare-and-delete release. Two clients that both GET an empty key
+    before either SETs are both granted the lock (LOCK-1). The race window is
+    one round trip, so only a concurrency test that runs long enough with
+    enough contenders catches it: this entry measures that test's power.
+    """
+
+    def try_acquire(self, key: str, ttl: float | None) -> Handle | None:
+        if self._r.get(key) is not None:
+            return None
+        value = secrets.token_hex(16)
+        px = None if ttl is None else _ms(ttl)
+        self._r.set(key, value, px=px)
+        return Handle(key, value, ttl=ttl)
+
+
+class ForgetsBeforeRelease(RedisLock):
+    """Release marks the handle released before the server has answered.
+
+    redis-py 8.1's ``Lock.release()`` sets its token to None and only then
+    sends the compare-and-delete (redis-py#4258). When that request fails
+    (the connection is cut) the grant is still there, but a retry of the
+    release says "not owned" and returns False, so the lock stays held until
+    its TTL runs out (LOCK-28).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._released: set[str] = set()
+
+    def release(self, handle: Handle) -> bool:
+        if handle.value in self._released:
+            return False
+        self._released.add(handle.value)
+        return super().release(handle)
+
+
+class NoValidityCheck(RedisLock):
+    """Hands out a grant however long the acquire's reply took, even past the TTL.
+
+    The reply to SET NX PX arrives late (a slow network, a paused client):
+    the grant has already run out on the server and another client may hold
+    the lock, yet the caller is told it holds it. Redlock's "validity time"
+    (TTL minus the time the acquire took) is the check this lock leaves out
+    (LOCK-29).
+    """
+
+    def still_valid(self, handle: Handle, ttl: float | None, sent: float) -> bool:
+        return True
+
+
 # -------------------------------------------------------------- not distributed
 
 
@@ -973,6 +1037,21 @@ def setnx_then_expire(ctx: Context) -> Implementation:
     return _redis(ctx, SetnxThenExpire, set())
 
 
+def check_then_set(ctx: Context) -> Implementation:
+    """GET, then SET PX when empty."""
+    return _redis(ctx, CheckThenSet, set())
+
+
+def forgets_before_release(ctx: Context) -> Implementation:
+    """Release forgets the handle before the server answers."""
+    return _redis(ctx, ForgetsBeforeRelease, set())
+
+
+def no_validity_check(ctx: Context) -> Implementation:
+    """Hands out grants whose reply came after the TTL."""
+    return _redis(ctx, NoValidityCheck, set())
+
+
 def thread_lock(ctx: Context) -> Implementation:
     """A threading.Lock claimed to be distributed."""
     return Implementation(
@@ -1039,4 +1118,7 @@ KNOWN_BAD: list[KnownBad] = [
     _entry(thread_local_token, ThreadLocalToken, "LOCK-26"),
     _entry(thread_bound_forgets, ThreadBoundForgets, "LOCK-26"),
     _entry(setnx_then_expire, SetnxThenExpire, "LOCK-6", "LOCK-27"),
+    _entry(check_then_set, CheckThenSet, "LOCK-1"),
+    _entry(forgets_before_release, ForgetsBeforeRelease, "LOCK-28"),
+    _entry(no_validity_check, NoValidityCheck, "LOCK-29"),
 ]

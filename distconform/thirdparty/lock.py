@@ -2,13 +2,17 @@
 
 Registered names (pyproject ``distconform.implementations``):
 
-=====================  ==========================================================
-``redis-py``           ``redis.Redis.lock`` (redis-py's ``redis.lock.Lock``)
-``python-redis-lock``  ``redis_lock.Lock`` (SET NX EX, BLPOP on a signal list)
-``pottery``            ``pottery.Redlock`` with one master
-``pottery-3``          ``pottery.Redlock`` with three independent masters
-``sherlock``           ``sherlock.RedisLock``
-=====================  ==========================================================
+=============================  ==================================================
+``redis-py``                   ``redis.Redis.lock`` (``redis.lock.Lock``), defaults:
+                               the token is thread-local (``thread_local=True``)
+``redis-py-thread-local-off``  the same with ``thread_local=False``: the
+                               configuration redis-py's docstring recommends
+                               when one thread acquires and another releases
+``python-redis-lock``          ``redis_lock.Lock`` (SET NX EX, BLPOP on a signal list)
+``pottery``                    ``pottery.Redlock`` with one master
+``pottery-3``                  ``pottery.Redlock`` with three independent masters
+``sherlock``                   ``sherlock.RedisLock``
+=============================  ==================================================
 
 How the suite's interface (spec/lock.md) maps onto each library, the same way
 for all of them:
@@ -31,6 +35,29 @@ for all of them:
 
 None of these libraries hands out an increasing token, so none declares
 ``fencing``; each has some form of extend, so each declares ``extend``.
+Further capabilities are declared where the library offers them (spec/lock.md):
+
+=============================  ==============================================
+``no-ttl``                     redis-py (``timeout=None``, its default),
+                               python-redis-lock (``expire=None``, its
+                               default), sherlock (``expire=None``, documented
+                               "lock will not expire")
+``owned``                      redis-py ``Lock.owned()``; python-redis-lock
+                               ``get_owner_id() == id``; pottery
+                               ``Redlock.locked() > 0``
+``remaining``                  pottery ``Redlock.locked()`` (seconds left;
+                               0 when not held by this Redlock)
+``auto-renew``                 python-redis-lock ``auto_renewal=True``
+``thread-bound``               redis-py with its default ``thread_local=True``
+=============================  ==============================================
+
+Not declared, because the library has no such call: ``remaining`` for
+redis-py, python-redis-lock and sherlock (only a raw ``PTTL`` of the key,
+which is not the library's API); ``owned`` for sherlock (its ``locked()``
+says whether *anyone* holds the lock); ``auto-renew`` for redis-py, pottery
+and sherlock; ``reentrant`` for all (each grant is a new lock object with a
+new random owner value, so a second acquire by the same client is refused,
+which LOCK-24 checks).
 """
 
 from __future__ import annotations
@@ -44,7 +71,14 @@ from distconform.backends import SERVER_TIMEOUT, redis_client
 from distconform.errors import UsageError
 from distconform.thirdparty import _require
 
-__all__ = ["pottery", "pottery_3", "python_redis_lock", "redis_py", "sherlock"]
+__all__ = [
+    "pottery",
+    "pottery_3",
+    "python_redis_lock",
+    "redis_py",
+    "redis_py_thread_local_off",
+    "sherlock",
+]
 
 _CAPABILITIES = frozenset({"distributed", "extend"})
 
@@ -82,19 +116,33 @@ def _deleter(urls: Iterable[str], patterns: Iterable[str]) -> Callable[[], None]
 
 
 class RedisPyLockClient:
-    """redis-py's ``Redis.lock``: SET NX PX, compare-and-delete release."""
+    """redis-py's ``Redis.lock``: SET NX PX, compare-and-delete release.
 
-    def __init__(self, url: str | None, namespace: str) -> None:
+    Library calls: ``Redis.lock(name, timeout=ttl, blocking=..., blocking_timeout=...,
+    thread_local=...)`` (one Lock object per grant), ``Lock.acquire()``,
+    ``Lock.release()``, ``Lock.extend(ttl, replace_ttl=True)``, ``Lock.owned()``.
+    Deviations from the defaults: ``blocking`` and ``blocking_timeout`` come from
+    the suite's timeout (the defaults, blocking for ever, are not the interface);
+    ``replace_ttl=True`` because the interface's extend sets the new TTL (the
+    default adds to it). ``thread_local`` is redis-py's default (True) for
+    ``redis-py`` and False for ``redis-py-thread-local-off``.
+    """
+
+    def __init__(self, url: str | None, namespace: str, *, thread_local: bool = True) -> None:
         self._exc = _require("redis.exceptions", "redis")
         self._r = _connect(url)
         self._ns = namespace
+        self._thread_local = thread_local
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None:
-        # timeout= is the lock's TTL in seconds (float; redis-py sends PX ms).
-        # Its token is thread-local by default: the suite calls each client
-        # from one thread, so a handle is released by the thread that got it.
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Any | None:
+        # timeout= is the lock's TTL in seconds (float; redis-py sends PX ms);
+        # None, its default, is no TTL at all.
         lock = self._r.lock(
-            self._ns + name, timeout=ttl, blocking=timeout > 0, blocking_timeout=timeout
+            self._ns + name,
+            timeout=ttl,
+            blocking=timeout > 0,
+            blocking_timeout=timeout,
+            thread_local=self._thread_local,
         )
         return lock if lock.acquire() else None
 
@@ -112,19 +160,36 @@ class RedisPyLockClient:
             return False
         return True
 
+    def owned(self, handle: Any) -> bool:
+        return bool(handle.owned())
+
     def close(self) -> None:
         self._r.close()
 
 
 def redis_py(ctx: Context) -> Implementation:
-    """``lock/redis-py``: ``redis.Redis.lock`` on the run's Redis."""
+    """``lock/redis-py``: ``redis.Redis.lock`` on the run's Redis, redis-py's defaults."""
     _require("redis.lock", "redis")
     return Implementation(
         client=lambda: RedisPyLockClient(ctx.redis_url, ctx.namespace),
-        capabilities=_CAPABILITIES,
+        # thread_local=True: a Lock's token is visible only to the thread that
+        # acquired it, so a release from another thread is refused.
+        capabilities=_CAPABILITIES | {"no-ttl", "owned", "thread-bound"},
         needs=frozenset({"redis"}),
         package="redis",
         description="redis-py Redis.lock (SET NX PX; token compare on release/extend)",
+    )
+
+
+def redis_py_thread_local_off(ctx: Context) -> Implementation:
+    """``lock/redis-py-thread-local-off``: ``redis.Redis.lock(..., thread_local=False)``."""
+    _require("redis.lock", "redis")
+    return Implementation(
+        client=lambda: RedisPyLockClient(ctx.redis_url, ctx.namespace, thread_local=False),
+        capabilities=_CAPABILITIES | {"no-ttl", "owned"},
+        needs=frozenset({"redis"}),
+        package="redis",
+        description="redis-py Redis.lock with thread_local=False (handles usable from any thread)",
     )
 
 
@@ -132,7 +197,15 @@ def redis_py(ctx: Context) -> Implementation:
 
 
 class PythonRedisLockClient:
-    """python-redis-lock's ``redis_lock.Lock``: SET NX EX; waiters BLPOP a signal list."""
+    """python-redis-lock's ``redis_lock.Lock``: SET NX EX; waiters BLPOP a signal list.
+
+    Library calls: ``redis_lock.Lock(redis, name, expire=ttl)`` (one per grant;
+    ``auto_renewal=True`` for ``acquire_renewing``), ``Lock.acquire(blocking=...,
+    timeout=...)``, ``Lock.release()``, ``Lock.extend(expire=ttl)``,
+    ``Lock.get_owner_id()`` and ``Lock.id`` (owned). Deviations from the
+    defaults: ``expire`` is the suite's TTL (the default, None, is used for
+    ``ttl=None``); the Redis client has no socket timeout (see ``__init__``).
+    """
 
     def __init__(self, url: str | None, namespace: str) -> None:
         self._lib = _require("redis_lock", "python-redis-lock")
@@ -143,11 +216,19 @@ class PythonRedisLockClient:
         self._r = _connect(url, socket_timeout=None)
         self._ns = namespace
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None:
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Any | None:
         # expire= and timeout= are documented in seconds; the library itself
         # truncates both with int() (so 1.5 s -> 1 s, 0.4 s -> 0, refused by
         # Redis) and refuses a timeout above the expire (TimeoutTooLarge).
-        lock = self._lib.Lock(self._r, self._ns + name, expire=ttl)
+        # expire=None (its default) is no TTL.
+        return self._acquire(self._lib.Lock(self._r, self._ns + name, expire=ttl), timeout)
+
+    def acquire_renewing(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None:
+        # auto_renewal=True: a daemon thread extends the lock every 2/3 of expire.
+        lock = self._lib.Lock(self._r, self._ns + name, expire=ttl, auto_renewal=True)
+        return self._acquire(lock, timeout)
+
+    def _acquire(self, lock: Any, timeout: float) -> Any | None:
         if timeout > 0:
             ok = lock.acquire(blocking=True, timeout=timeout)
         else:
@@ -168,6 +249,11 @@ class PythonRedisLockClient:
             return False
         return True
 
+    def owned(self, handle: Any) -> bool:
+        # The library's locked() says whether anyone holds the key; these two
+        # public calls say whether this Lock does.
+        return bool(handle.get_owner_id() == handle.id)
+
     def close(self) -> None:
         self._r.close()
 
@@ -178,7 +264,7 @@ def python_redis_lock(ctx: Context) -> Implementation:
     ns = ctx.namespace
     return Implementation(
         client=lambda: PythonRedisLockClient(ctx.redis_url, ns),
-        capabilities=_CAPABILITIES,
+        capabilities=_CAPABILITIES | {"no-ttl", "owned", "auto-renew"},
         needs=frozenset({"redis"}),
         package="python-redis-lock",
         # The library names its keys "lock:<name>" and "lock-signal:<name>".
@@ -193,7 +279,15 @@ def python_redis_lock(ctx: Context) -> Implementation:
 
 
 class PotteryLockClient:
-    """pottery's ``Redlock`` over one or more independent masters (one connection each)."""
+    """pottery's ``Redlock`` over one or more independent masters (one connection each).
+
+    Library calls: ``Redlock(key=..., masters=..., auto_release_time=ttl)`` (one
+    per grant), ``Redlock.acquire(blocking=..., timeout=...)``,
+    ``Redlock.release()``, ``Redlock.extend()`` (after setting
+    ``auto_release_time``), ``Redlock.locked()`` (remaining and owned).
+    Deviations from the defaults: ``auto_release_time`` is the suite's TTL (the
+    default is 10 s); ``blocking``/``timeout`` come from the suite's timeout.
+    """
 
     def __init__(self, urls: Iterable[str | None], namespace: str) -> None:
         self._lib = _require("pottery", "pottery")
@@ -231,6 +325,14 @@ class PotteryLockClient:
             return False
         return True
 
+    def remaining(self, handle: Any) -> float:
+        # locked(): "How much longer we'll hold the lock", in seconds (its
+        # docstring says ms; the code divides PTTL by 1000), 0 when not ours.
+        return float(handle.locked())
+
+    def owned(self, handle: Any) -> bool:
+        return bool(handle.locked() > 0)
+
     def close(self) -> None:
         for m in self._masters:
             m.close()
@@ -243,7 +345,7 @@ def pottery(ctx: Context) -> Implementation:
     urls = [ctx.redis_url] if ctx.redis_url else []
     return Implementation(
         client=lambda: PotteryLockClient([ctx.redis_url], ns),
-        capabilities=_CAPABILITIES,
+        capabilities=_CAPABILITIES | {"owned", "remaining"},
         needs=frozenset({"redis"}),
         package="pottery",
         # Redlock names its key "redlock:<key>".
@@ -271,7 +373,7 @@ def pottery_3(ctx: Context) -> Implementation:
 
     return Implementation(
         client=client,
-        capabilities=_CAPABILITIES,
+        capabilities=_CAPABILITIES | {"owned", "remaining"},
         needs=frozenset({"redis-masters"}),
         package="pottery",
         close=_deleter(urls[:3], [f"redlock:{ns}*"]),
@@ -295,7 +397,16 @@ def _sherlock_seconds(ttl: float) -> float | int:
 
 
 class SherlockLockClient:
-    """sherlock's ``RedisLock``: SETNX + EXPIRE in one script, polling acquire."""
+    """sherlock's ``RedisLock``: SETNX + EXPIRE in one script, polling acquire.
+
+    Library calls: ``sherlock.RedisLock(name, client=..., expire=ttl,
+    timeout=timeout)`` (one per grant), ``RedisLock.acquire(blocking=...)``,
+    ``RedisLock.release()``, ``RedisLock.renew()`` (after setting ``expire``).
+    Deviations from the defaults: ``expire`` and ``timeout`` are the suite's
+    (sherlock's global defaults are 60 s and 10 s); ``expire=None`` for
+    ``ttl=None`` (documented: "If explicitly set to None, lock will not
+    expire"); a whole-second TTL goes over as an int (see ``_sherlock_seconds``).
+    """
 
     def __init__(self, url: str | None, namespace: str) -> None:
         self._lib = _require("sherlock", "sherlock")
@@ -308,12 +419,15 @@ class SherlockLockClient:
         # so the client keeps each handle alive until it is released.
         self._held: list[Any] = []
 
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> Any | None:
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Any | None:
         # expire= and timeout= are seconds; sherlock's blocking acquire counts
         # timeout down by its retry_interval (default 0.1 s) per attempt and
         # raises LockTimeoutException when it runs out.
         lock = self._lib.RedisLock(
-            self._ns + name, client=self._r, expire=_sherlock_seconds(ttl), timeout=timeout
+            self._ns + name,
+            client=self._r,
+            expire=None if ttl is None else _sherlock_seconds(ttl),
+            timeout=timeout,
         )
         if timeout > 0:
             try:
@@ -353,7 +467,7 @@ def sherlock(ctx: Context) -> Implementation:
     _require("sherlock", "sherlock")
     return Implementation(
         client=lambda: SherlockLockClient(ctx.redis_url, ctx.namespace),
-        capabilities=_CAPABILITIES,
+        capabilities=_CAPABILITIES | {"no-ttl"},
         needs=frozenset({"redis"}),
         package="sherlock",
         description="sherlock RedisLock (SETNX + EXPIRE, whole seconds; polling acquire)",

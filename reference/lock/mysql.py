@@ -236,9 +236,14 @@ class MySQLLockClient:
         raw = _name_bytes(name)
         while True:
             owner = secrets.token_hex(16)
+            sent = time.monotonic()
             token = self._try_acquire(raw, owner, us)
             if token is not None:
-                return MySQLLockHandle(name, owner, token)
+                if time.monotonic() - sent < ttl:
+                    return MySQLLockHandle(name, owner, token)
+                # The reply came back after the grant had run out: hand out
+                # nothing that is already over (LOCK-29; see the Redis reference).
+                self._execute("release", (raw, owner))
             # Checked after the attempt, so a blocking acquire never gives up
             # before its deadline and timeout=0 asks exactly once (LOCK-8, LOCK-9).
             left = deadline - time.monotonic()

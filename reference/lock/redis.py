@@ -167,9 +167,16 @@ class RedisLockClient:
         keys = [self._key(name), self._fence(name)]
         while True:
             owner = secrets.token_hex(16)
+            sent = time.monotonic()
             token = self._acquire(keys=keys, args=[owner, ms])
             if token is not None:
-                return RedisLockHandle(name, owner, int(token))
+                if ttl is None or time.monotonic() - sent < ttl:
+                    return RedisLockHandle(name, owner, int(token))
+                # The reply came back after a grant made at the earliest at
+                # `sent` had run out (a slow network, a paused client): hand out
+                # nothing that is already over (LOCK-29); the compare-and-delete
+                # frees it in the unlikely case that it still holds.
+                self._release(keys=keys[:1], args=[owner])
             # Checked after the attempt, so a blocking acquire never gives up
             # before its deadline and timeout=0 asks exactly once (LOCK-8, LOCK-9).
             left = deadline - time.monotonic()
