@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,6 +23,7 @@ from distconform.adapters import Adapter, resolve, validate_client
 from distconform.api import Context, Implementation
 from distconform.calibrate import Calibrator, Timing
 from distconform.errors import UsageError
+from distconform.faultproxy import FaultProxy
 from distconform.guard import DEFAULT_CALL_TIMEOUT, Guarded, call_with_timeout
 
 GROUP = "distconform"
@@ -158,6 +160,9 @@ class Subject:
     mechanism: mechanisms.Mechanism
     call_timeout: float
     _clients: list[Guarded] = field(default_factory=list)
+    #: Backends this subject reaches through a fault proxy (see :meth:`via_proxy`).
+    proxied: frozenset[str] = frozenset()
+    _children: list[tuple[Subject, FaultProxy]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -175,7 +180,50 @@ class Subject:
         self._clients.append(g)
         return g
 
+    def via_proxy(self, backend: str) -> tuple[Subject, FaultProxy]:
+        """The same adapter, rebuilt on the same namespace, reaching ``backend`` through a proxy.
+
+        ``backend`` is ``"redis"`` or ``"mysql"``: the context's URL for it is
+        rewritten to a :class:`~distconform.faultproxy.FaultProxy` on 127.0.0.1
+        (user, password, database and query kept). Clients of the new subject,
+        and processes spawned for it (they get its context), go through the
+        proxy. Both are closed when this subject is, at the end of the test.
+        """
+        attr = {"redis": "redis_url", "mysql": "mysql_url"}.get(backend)
+        if attr is None:
+            raise ValueError(f"via_proxy({backend!r}): the backend is 'redis' or 'mysql'")
+        url = getattr(self.ctx, attr)
+        if url is None:
+            raise ValueError(f"{self.name}: no {backend} URL in this test's context to proxy")
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ValueError(f"via_proxy({backend!r}): {url!r} is not a TCP URL")
+        default_port = {"redis": 6379, "mysql": 3306}[backend]
+        proxy = FaultProxy((parts.hostname, parts.port or default_port)).start()
+        try:
+            routed = proxy.url_for(url)
+            ctx = (
+                dataclasses.replace(self.ctx, redis_url=routed)
+                if backend == "redis"
+                else dataclasses.replace(self.ctx, mysql_url=routed)
+            )
+            what = f"{self.name}: factory (via proxy)"
+            built = call_with_timeout(lambda: self.adapter.build(ctx), self.call_timeout, what)
+        except BaseException:
+            proxy.stop()
+            raise
+        sub = Subject(self.adapter, built, ctx, self.mechanism, self.call_timeout,
+                      proxied=self.proxied | {backend})  # fmt: skip
+        self._children.append((sub, proxy))
+        return sub, proxy
+
     def close(self) -> None:
+        for sub, proxy in self._children:
+            try:
+                sub.close()
+            finally:
+                proxy.stop()
+        self._children.clear()
         for g in self._clients:
             close = getattr(g.unwrapped, "close", None)
             if callable(close):
