@@ -307,15 +307,42 @@ class ExtendLockMachine(LockMachine):
         )
 
 
+class ObserveLockMachine(LockMachine):
+    """The same machine asking ``owned`` and ``remaining`` (capabilities of those names)."""
+
+    @rule(h=LockMachine.handles)
+    def observe(self, h: HandleRec) -> None:
+        client = self._live(h)
+        if client is None:
+            return
+        now = self.clock.now()
+        holds = self.model.holds(h.hid, h.name, now)
+        owned = client.owned(h.raw)
+        assert owned is holds, (
+            f"LOCK-21: owned({h!r}) at {self._t(now)} returned {owned!r}; the model says "
+            f"{holds} ({self._why_free(h.name, now)[1] if not holds else 'it holds'})"
+        )
+        left = client.remaining(h.raw)
+        # Exact under a fake clock: the time left until the model's expiry, or 0.
+        expected = self.model.held[h.name][1] - now if holds else 0.0
+        assert left == expected, (
+            f"LOCK-{22 if left > expected else 23}: remaining({h!r}) at {self._t(now)} "
+            f"returned {left!r}; the model says {expected:g}"
+        )
+
+
 def run_lock_machine(
     make_target: TargetFactory,
     *,
     fencing: bool = False,
     extend: bool = False,
+    observe: bool = False,
     config: settings | None = None,
 ) -> None:
     """Run the machine against targets from ``make_target``; raise on disagreement."""
-    machine = ExtendLockMachine if extend else LockMachine
+    machine: type[LockMachine] = (
+        ExtendLockMachine if extend else ObserveLockMachine if observe else LockMachine
+    )
     # settings(...) inherits the loaded profile (dev/ci): only the step count is ours.
     run_state_machine_as_test(
         lambda: machine(make_target, fencing=fencing),
@@ -356,3 +383,11 @@ def test_tokens_increase_as_in_model(make_target: TargetFactory) -> None:
 def test_extend_agrees_with_model(make_target: TargetFactory) -> None:
     """The holder's extend, and extend through stale handles, agree with the model."""
     run_lock_machine(make_target, extend=True)
+
+
+@clause("LOCK-21", "LOCK-22", "LOCK-23")
+def test_observers_agree_with_model(impl: Subject, make_target: TargetFactory) -> None:
+    """owned() and remaining() agree with the model at every step, stale handles included."""
+    if not (impl.has("owned") and impl.has("remaining")):
+        pytest.skip("not applicable: needs capabilities 'owned' and 'remaining'")
+    run_lock_machine(make_target, observe=True)
