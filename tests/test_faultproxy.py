@@ -14,6 +14,7 @@ import pytest
 
 from distconform import backends
 from distconform.faultproxy import STOP_TIMEOUT, FaultProxy, rewrite_url
+from distconform.workers import spawn
 
 MECHANISM = "lock"  # for the via_proxy test, which takes the `impl` fixture
 
@@ -265,3 +266,12 @@ def test_via_proxy(impl: Any) -> None:
     t0 = time.monotonic()
     assert c.release(g) is True
     assert time.monotonic() - t0 >= 0.3
+    proxy.reset()
+    # A process spawned for the new subject connects through the proxy too.
+    seen = proxy.accepted
+    w = spawn(sub, "distconform.conformance.lock_roles:hold", "res2", 5.0, False, process=True)
+    try:
+        _, ok, _, _ = w.recv(60, "grant")
+        assert ok and proxy.accepted > seen
+    finally:
+        w.kill()
