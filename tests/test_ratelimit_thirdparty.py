@@ -28,6 +28,8 @@ def test_every_named_adapter_is_registered() -> None:
     for base in ("limits-fixed-window", "limits-moving-window", "limits-sliding-window-counter",
                  "pyrate-limiter"):  # fmt: skip
         assert base in THIRD_PARTY and f"{base}-redis" in THIRD_PARTY, THIRD_PARTY
+    # pyrate's default shares one bucket among all names; the per-key twin is registered too.
+    assert "pyrate-limiter-per-key" in THIRD_PARTY, THIRD_PARTY
 
 
 @pytest.mark.parametrize("name", THIRD_PARTY)

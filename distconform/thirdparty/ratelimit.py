@@ -11,25 +11,35 @@ library's non-blocking call with the library's defaults. Registered names
 - ``limits-moving-window[-redis]``: ``MovingWindowRateLimiter`` (documented as
   a log of hits: a sliding log).
 - ``limits-sliding-window-counter[-redis]``: ``SlidingWindowCounterRateLimiter``.
-- ``pyrate-limiter[-redis]``: ``Limiter`` with ``try_acquire(name, weight,
-  blocking=False)``, one bucket per key (a ``BucketFactory`` that routes by
-  name, as its documentation shows for per-key limits): ``SlidingWindowLog``
-  and ``FixedWindow`` on ``InMemoryBucket`` / ``RedisBucket``, and
-  ``TokenBucket`` on a ``StateBucket`` (in memory / ``RedisStateStore``).
 
-``limits`` counts windows in whole seconds: it refuses any other W.
-Neither library takes an injected clock everywhere, so neither declares
-``injectable-clock``: both read the *client's* clock for their Redis
-sliding logs, which RL-9 cannot put to the test here.
+  Every ``limits`` name: ``storage_from_string(uri)`` (``key_prefix`` = the
+  test's namespace on Redis), ``RateLimitItemPerSecond(N, W)``, and the
+  strategy's ``hit(item, key, cost=)``, ``test(item, key, cost=)`` (peek),
+  ``get_window_stats(item, key)`` (``.remaining``; ``.reset_time`` minus
+  ``time.time()`` for reset-after) and ``clear(item, key)``; it declares
+  ``peek``, ``remaining``, ``reset-after`` and ``clear``. No deviation from
+  the defaults besides the key prefix.
+- ``pyrate-limiter``: the documented default, ``Limiter(bucket)``: one bucket
+  for every name (keys share one quota).
+- ``pyrate-limiter-per-key``: the recommended per-key ``BucketFactory``, on
+  ``ctx.clock`` (``injectable-clock``).
+- ``pyrate-limiter-redis``: per key on ``RedisBucket`` / ``RedisStateStore``.
+
+``limits`` counts windows in whole seconds: it refuses any other W, and it
+reads ``time.time()`` with no way to pass a clock, so it does not declare
+``injectable-clock``. Each pyrate function's docstring lists its calls and
+deviations.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from typing import Any
 
-from distconform.api import Context, Implementation
-from distconform.reference.ratelimit.memory import Params, check_params
+from distconform.api import Clock, Context, Implementation
+from distconform.reference.ratelimit.memory import OBSERVERS, Params, check_params
 from distconform.thirdparty import _require
 
 __all__ = [
@@ -40,6 +50,7 @@ __all__ = [
     "limits_sliding_window_counter",
     "limits_sliding_window_counter_redis",
     "pyrate_limiter",
+    "pyrate_limiter_per_key",
     "pyrate_limiter_redis",
 ]
 
@@ -94,6 +105,20 @@ class LimitsClient:
     def hit(self, key: str, cost: int = 1) -> bool:
         return bool(self._limiter.hit(self._item, key, cost=cost))
 
+    def peek(self, key: str, cost: int = 1) -> bool:
+        return bool(self._limiter.test(self._item, key, cost=cost))
+
+    def remaining(self, key: str) -> int:
+        return int(self._limiter.get_window_stats(self._item, key).remaining)
+
+    def reset_after(self, key: str) -> float:
+        # WindowStats.reset_time is an epoch time (time.time()).
+        reset = self._limiter.get_window_stats(self._item, key).reset_time
+        return max(0.0, float(reset) - time.time())
+
+    def clear(self, key: str) -> None:
+        self._limiter.clear(self._item, key)
+
     def close(self) -> None:
         if self._shared is None and self._storage is not None:
             pool = getattr(getattr(self._storage, "storage", None), "connection_pool", None)
@@ -102,7 +127,7 @@ class LimitsClient:
 
 
 def _limits(ctx: Context, algorithm: str, redis: bool) -> Implementation:
-    caps = {algorithm, "cost"}
+    caps = {algorithm, "cost", *OBSERVERS}
     if algorithm == "fixed-window":
         caps.add("rejected-consumes")
     if redis:
@@ -152,20 +177,55 @@ def limits_sliding_window_counter_redis(ctx: Context) -> Implementation:
 _PYRATE_ALGORITHMS = ("sliding-log", "fixed-window", "token-bucket")
 
 
-def _pyrate_limiter(p: Params, redis_url: str | None, namespace: str) -> Any:
-    """A pyrate ``Limiter`` whose factory makes one bucket per item name (key)."""
-    pl = _require("pyrate_limiter", "pyrate-limiter")
+def _pyrate_rates(pl: Any, p: Params) -> list[Any]:
+    """``[Rate(N, W ms)]``, or ``[Rate(r, 1000 ms, burst=b)]`` for the token bucket."""
     if p.algorithm == "token-bucket":
         if p.rate != int(p.rate):
             raise ValueError(f"this adapter expresses r as a whole number per second, not {p.rate}")
-        rates = [pl.Rate(int(p.rate), 1000, burst=p.burst)]
+        return [pl.Rate(int(p.rate), 1000, burst=p.burst)]
+    return [pl.Rate(p.limit, round(p.window * 1000))]
+
+
+def _ms_clock(pl: Any, clock: Clock) -> Any:
+    """``ctx.clock`` as a pyrate clock: whole milliseconds, floored as MonotonicClock does."""
+
+    class ContextClock(pl.AbstractClock):  # type: ignore[misc]
+        def now(self) -> int:
+            return math.floor(clock.now() * 1000)
+
+    return ContextClock()
+
+
+def _pyrate_default(p: Params) -> Any:
+    """The limiter as pyrate's README and ``limiter_factory`` build it: one bucket for all names.
+
+    ``Limiter(InMemoryBucket(rates))`` (= ``create_inmemory_limiter``; the
+    bucket's default algorithm is SlidingWindowLog), ``InMemoryBucket(rates,
+    algorithm=FixedWindow())``, or ``create_token_bucket_limiter``'s
+    ``StateBucket([rate], algorithm=TokenBucket())``. ``Limiter`` wraps the
+    bucket in a ``SingleBucketFactory``: every ``name`` goes to that bucket.
+    """
+    pl = _require("pyrate_limiter", "pyrate-limiter")
+    rates = _pyrate_rates(pl, p)
+    if p.algorithm == "token-bucket":
+        bucket = pl.StateBucket(rates, algorithm=pl.TokenBucket())
+    elif p.algorithm == "fixed-window":
+        bucket = pl.InMemoryBucket(rates, algorithm=pl.FixedWindow())
     else:
-        rates = [pl.Rate(p.limit, round(p.window * 1000))]
+        bucket = pl.InMemoryBucket(rates)
+    return pl.Limiter(bucket), None
+
+
+def _pyrate_per_key(p: Params, redis_url: str | None, namespace: str, clock: Clock | None) -> Any:
+    """A pyrate ``Limiter`` whose factory makes one bucket per item name (key)."""
+    pl = _require("pyrate_limiter", "pyrate-limiter")
+    rates = _pyrate_rates(pl, p)
     redis = None
     if redis_url is not None:
         import redis as redis_py
 
         redis = redis_py.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    ticks = _ms_clock(pl, clock) if clock is not None else None
 
     def make_bucket(name: str) -> Any:
         if p.algorithm == "token-bucket":
@@ -174,11 +234,16 @@ def _pyrate_limiter(p: Params, redis_url: str | None, namespace: str) -> Any:
                 if redis is not None
                 else None
             )
-            return pl.StateBucket(rates, algorithm=pl.TokenBucket(), store=store)
+            return pl.StateBucket(rates, algorithm=pl.TokenBucket(), store=store, clock=ticks)
         algorithm = pl.SlidingWindowLog() if p.algorithm == "sliding-log" else pl.FixedWindow()
         if redis is not None:
             return pl.RedisBucket.init(rates, redis, f"{namespace}pyrate:{name}", algorithm)
-        return pl.InMemoryBucket(rates, algorithm=algorithm)
+        bucket = pl.InMemoryBucket(rates, algorithm=algorithm)
+        if ticks is not None:
+            # InMemoryBucket takes no clock argument; its clock is the
+            # ``_clock`` attribute every bucket reads (AbstractBucket.now()).
+            bucket._clock = ticks
+        return bucket
 
     class PerKey(pl.BucketFactory):  # type: ignore[misc,name-defined]
         """One bucket per item name, made on first use."""
@@ -211,19 +276,17 @@ def _pyrate_limiter(p: Params, redis_url: str | None, namespace: str) -> Any:
 class PyrateClient:
     """pyrate-limiter's ``Limiter.try_acquire(key, weight, blocking=False)``."""
 
-    def __init__(self, redis_url: str | None, namespace: str, shared: _Once | None) -> None:
-        self._url, self._ns, self._shared = redis_url, namespace, shared
+    def __init__(self, make: Any, shared: _Once | None) -> None:
+        self._make, self._shared = make, shared
         self._limiter: Any = None
         self._redis: Any = None
 
     def configure(self, algorithm: str, **params: Any) -> None:
         p = check_params(algorithm, _PYRATE_ALGORITHMS, **params)
         if self._shared is not None:
-            self._limiter, self._redis = self._shared.get(
-                p, lambda: _pyrate_limiter(p, None, self._ns)
-            )
+            self._limiter, self._redis = self._shared.get(p, lambda: self._make(p))
         else:
-            self._limiter, self._redis = _pyrate_limiter(p, self._url, self._ns)
+            self._limiter, self._redis = self._make(p)
 
     def hit(self, key: str, cost: int = 1) -> bool:
         return bool(self._limiter.try_acquire(key, cost, blocking=False))
@@ -236,7 +299,7 @@ class PyrateClient:
             self._limiter.close()
 
 
-def pyrate_limiter(ctx: Context) -> Implementation:
+def _pyrate_in_memory(make: Any, description: str, extra: frozenset[str]) -> Implementation:
     shared = _Once()
 
     def impl_close() -> None:
@@ -244,19 +307,70 @@ def pyrate_limiter(ctx: Context) -> Implementation:
             shared.value[0].close()
 
     return Implementation(
-        client=lambda: PyrateClient(None, ctx.namespace, shared),
-        capabilities=frozenset({*_PYRATE_ALGORITHMS, "cost"}),
+        client=lambda: PyrateClient(make, shared),
+        capabilities=frozenset({*_PYRATE_ALGORITHMS, "cost"}) | extra,
         package="pyrate-limiter",
         close=impl_close,
-        description="pyrate-limiter Limiter, in-memory buckets, non-blocking",
+        description=description,
+    )
+
+
+def pyrate_limiter(ctx: Context) -> Implementation:
+    """pyrate-limiter as its README shows it: ``Limiter(bucket)``, one bucket for every name.
+
+    Calls: ``Rate``, ``InMemoryBucket`` / ``StateBucket(algorithm=TokenBucket())``,
+    ``Limiter(bucket)``, ``try_acquire(key, cost, blocking=False)``, ``close``.
+    Deviation: ``blocking=False`` (the default blocks until the item fits;
+    the contract has no queueing). Not a deviation, a property of the default:
+    ``try_acquire(name)`` routes every name to the one bucket, so keys share
+    one quota (RL-7 fails); ``pyrate-limiter-per-key`` is the recommended
+    configuration. The clock is the bucket's default (MonotonicClock).
+    """
+    return _pyrate_in_memory(
+        _pyrate_default,
+        "pyrate-limiter Limiter(bucket), documented default: one bucket for all names",
+        frozenset(),
+    )
+
+
+def pyrate_limiter_per_key(ctx: Context) -> Implementation:
+    """pyrate-limiter with a ``BucketFactory`` that makes one in-memory bucket per name.
+
+    Calls: ``Rate``, ``InMemoryBucket(rates, algorithm=SlidingWindowLog() |
+    FixedWindow())`` or ``StateBucket(rates, algorithm=TokenBucket(),
+    clock=...)`` per key, ``BucketFactory.schedule_leak`` for the log buckets
+    (as ``BucketFactory.create`` does), ``Limiter(factory)``,
+    ``try_acquire(key, cost, blocking=False)``, ``close``. Deviations: a
+    per-name factory (pyrate's documented way to limit per key; the default
+    shares one bucket), ``blocking=False``, and the clock: ``ctx.clock`` in
+    whole milliseconds (floored, like MonotonicClock), passed as
+    ``StateBucket(clock=)`` and set as the ``_clock`` attribute of the
+    InMemoryBucket, which takes no clock argument. Declares
+    ``injectable-clock``: the suite runs it on a fake clock.
+    """
+    return _pyrate_in_memory(
+        lambda p: _pyrate_per_key(p, None, ctx.namespace, ctx.clock),
+        "pyrate-limiter Limiter, one in-memory bucket per key (BucketFactory), ctx.clock",
+        frozenset({"injectable-clock"}),
     )
 
 
 def pyrate_limiter_redis(ctx: Context) -> Implementation:
+    """pyrate-limiter per key on Redis: ``RedisBucket.init`` / ``StateBucket(RedisStateStore)``.
+
+    Calls as ``pyrate-limiter-per-key`` with ``RedisBucket.init(rates, redis,
+    "<ns>pyrate:<key>", algorithm)`` and ``RedisStateStore(redis,
+    "<ns>pyrate-state:<key>")``; the clock is the library's default
+    (MonotonicClock for RedisBucket, WallClock for RedisStateStore) read on
+    the client. Deviations: per-key factory, ``blocking=False``,
+    ``socket_timeout=5`` on the connection (every network call has a timeout).
+    """
     return Implementation(
-        client=lambda: PyrateClient(ctx.redis_url or "", ctx.namespace, None),
+        client=lambda: PyrateClient(
+            lambda p: _pyrate_per_key(p, ctx.redis_url or "", ctx.namespace, None), None
+        ),
         capabilities=frozenset({*_PYRATE_ALGORITHMS, "cost", "distributed"}),
         needs=frozenset({"redis"}),
         package="pyrate-limiter",
-        description="pyrate-limiter Limiter, RedisBucket / RedisStateStore, non-blocking",
+        description="pyrate-limiter Limiter, RedisBucket / RedisStateStore per key, non-blocking",
     )
