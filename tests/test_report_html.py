@@ -27,6 +27,9 @@ from distconform.calibrate import Calibration, Figures, judge
 from distconform.cli import main
 
 LOCK_IDS = [c.id for c in _clauses.load("lock")]
+#: A SHOULD clause of the lock spec, for the "soft" column (a failed SHOULD is yellow).
+#: The spec's SHOULD clauses change as they are reviewed, so it is looked up.
+SOFT_ID = next(c.id for c in _clauses.load("lock") if c.level == "SHOULD")
 #: Browser start plus one local page takes under 1 s here; 60 s allows for a loaded
 #: 2-core machine, and bounds a page that blocks (a script calling alert() does).
 CHROMIUM_TIMEOUT = 60
@@ -70,7 +73,7 @@ def sample() -> dict[str, Any]:
 
     mixed : LOCK-1 pass, LOCK-2 fail, LOCK-3 error, LOCK-4 skipped, LOCK-12 n/a -> 1/4
     clean : LOCK-1 pass, LOCK-4 pass                                          -> 2/2
-    soft  : LOCK-1 pass, LOCK-4 (SHOULD) fail                                 -> 1/2
+    soft  : LOCK-1 pass, SOFT_ID (a SHOULD clause) fail                       -> 1/2
     idle  : LOCK-12 n/a only                                                  -> 0/0
     """
     tests = [
@@ -82,7 +85,7 @@ def sample() -> dict[str, Any]:
         _test("clean", "LOCK-1", "pass"),
         _test("clean", "LOCK-4", "pass"),
         _test("soft", "LOCK-1", "pass"),
-        _test("soft", "LOCK-4", "fail", "AssertionError: second release returned True"),
+        _test("soft", SOFT_ID, "fail", "AssertionError: second release returned True"),
         _test("idle", "LOCK-12", "n/a", "not applicable: LOCK-12 needs capability 'fencing'"),
     ]
     impls = {
@@ -152,12 +155,19 @@ BROKEN = textwrap.dedent(
 )
 BROKEN_NAME = "dc_html_broken:factory"
 #: -k matches test function names (not clause ids): LOCK-2, LOCK-9, LOCK-11, LOCK-12.
-KEYWORDS = "release_frees or non_blocking or different_names or tokens_increase"
+#: Whole names, so that new tests whose names share a word are not picked up.
+KEYWORDS = " or ".join([
+    "test_release_frees_the_lock_at_once",
+    "test_non_blocking_acquire_returns_at_once",
+    "test_different_names_are_independent",
+    "test_tokens_increase_across_release_and_expiry",
+])  # fmt: skip
 REAL_EXPECTED = {
     "memory": {"LOCK-2": "pass", "LOCK-9": "pass", "LOCK-11": "pass", "LOCK-12": "pass"},
-    BROKEN_NAME: {"LOCK-2": "fail", "LOCK-9": "pass", "LOCK-11": "error", "LOCK-12": "n/a"},
+    # LOCK-9's test probes after its refused acquires, and finds the lock never freed.
+    BROKEN_NAME: {"LOCK-2": "fail", "LOCK-9": "fail", "LOCK-11": "error", "LOCK-12": "n/a"},
 }
-REAL_SCORES = {"memory": (4, 4), BROKEN_NAME: (1, 3)}
+REAL_SCORES = {"memory": (4, 4), BROKEN_NAME: (0, 3)}
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +340,7 @@ SAMPLE_EXPECTED = {
     "mixed": {"LOCK-1": "pass", "LOCK-2": "fail", "LOCK-3": "error", "LOCK-4": "skipped",
               "LOCK-12": "n/a"},
     "clean": {"LOCK-1": "pass", "LOCK-4": "pass"},
-    "soft": {"LOCK-1": "pass", "LOCK-4": "fail"},
+    "soft": {"LOCK-1": "pass", SOFT_ID: "fail"},
     "idle": {"LOCK-12": "n/a"},
 }  # fmt: skip
 SAMPLE_SCORES = {"mixed": (1, 4), "clean": (2, 2), "soft": (1, 2), "idle": (0, 0)}
@@ -457,7 +467,7 @@ def test_real_run_html(real_run: tuple[dict[str, Any], Path]) -> None:
     badges = page.parent / "badges"
     assert json.loads((badges / "lock-memory.json").read_text())["color"] == "brightgreen"
     assert json.loads((badges / "lock-dc_html_broken-factory.json").read_text())["message"] == (
-        "1/3 clauses"
+        "0/3 clauses"
     )
 
 
