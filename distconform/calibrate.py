@@ -47,6 +47,17 @@ Why each constant:
 Memory implementations get the floor and the jitter term only. The *loose*
 bound of a clause is its old worst-case bound and does not depend on this.
 
+What the samples must be. The tolerance covers hand-offs, wake-ups and the
+stated round trips, nothing else, so a sample judged against ``at_most`` must
+not contain more: measure it between the moments that bound the true interval
+from *below* (a grant starts no later than its acquire *returns*; a lock was
+still held when the last refused poll *began*), and put the test's own poll
+step into ``at_most``. A sample taken from a call's start instead includes that
+whole call (a first call on a new client may connect and load scripts: several
+round trips) and must count them in ``round_trips``. For ``at_least`` the
+opposite ends bound the interval from *above*, which is why no tolerance is
+needed there.
+
 Load changes during a run. When a median misses the tight bound and the
 tolerance came from :meth:`Timing.tight`, the check measures jitter and round
 trips again at once (50 and 30 samples) and judges with the larger of the two
