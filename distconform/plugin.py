@@ -392,3 +392,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     path = getattr(config, "_distconform_report", None)
     if path is not None:
         terminalreporter.write_line(f"distconform report: {path}")
+    calibrator = config.stash.get(_CALIBRATOR_KEY, None)
+    cal = calibrator.measured if calibrator is not None else None
+    if cal is not None:
+        figures = [f"jitter p99 {cal.jitter.p99 * 1000:.1f} ms"] + [
+            f"{k} round trip p99 {f.p99 * 1000:.1f} ms" for k, f in sorted(cal.rtt.items())
+        ]
+        tight = ", ".join(
+            f"{k} {cal.tolerance([k] if k != 'memory' else []) * 1000:.0f} ms"
+            for k in ["memory", *sorted(cal.rtt)]
+        )
+        terminalreporter.write_line(
+            f"distconform timing calibration: {', '.join(figures)}; tight tolerance "
+            f"(1 round trip): {tight}"
+        )
