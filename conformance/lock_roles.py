@@ -36,6 +36,17 @@ def contend(client: Any, chan: Connection, name: str, ttl: float, seed: int) -> 
     chan.send(("done", records))
 
 
+def hold_on_go(client: Any, chan: Connection, name: str, ttl: float, fencing: bool) -> None:
+    """Like :func:`hold`, but say ("ready",) and wait for ("go",) before acquiring.
+
+    So that several holders, whose processes take a while to start, acquire
+    at nearly the same moment when the test says go.
+    """
+    chan.send(("ready",))
+    chan.recv()
+    hold(client, chan, name, ttl, fencing)
+
+
 def hold(client: Any, chan: Connection, name: str, ttl: float, fencing: bool) -> None:
     """Acquire once and report; then answer commands until told to exit (never release)."""
     call_start = time.monotonic()
