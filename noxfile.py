@@ -72,6 +72,22 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session
+def mutate(session: nox.Session) -> None:
+    """Mutation testing of the memory references: kill rate per mechanism (`-- lock` for one).
+
+    cosmic-ray mutates a copy of the tree (.distconform/mutate/tree), never this one;
+    tests/mutation/run.py says how, pyproject.toml [tool.distconform.mutate] what.
+    `-- --jobs 2 lock lru` runs two mechanisms at once.
+    """
+    script = "tests/mutation/run.py"
+    tree = session.run("python", script, "copy", silent=True)
+    assert isinstance(tree, str)
+    tree = tree.strip().splitlines()[-1]
+    session.install("-e", f"{tree}[dev]", "cosmic-ray>=8.3")
+    session.run("python", script, "run", "--tree", tree, *session.posargs)
+
+
+@nox.session
 def check(session: nox.Session) -> None:
     """The suite lints itself: every clause tested, every cited clause real."""
     _install(session)
