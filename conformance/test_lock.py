@@ -227,8 +227,8 @@ def test_contenders_never_hold_at_once(impl: Any) -> None:
 
     Power, measured: the known-bad ``check_then_set`` (GET, then SET PX when
     empty: a one-round-trip race window) was caught in 20 of 20 runs on the
-    2-core machine under the load of other test runs (2026-12-01; each run
-    saw the overlap within 2.5 s, typically within the first few hundred grants).
+    2-core machine under the load of other test runs (2026-12-01): every run
+    recorded an overlap within its 2.5 s.
     """
     ttl, n = 5.0, 8
     workers = [spawn(impl, f"{ROLES}:contend", "res", ttl, seed) for seed in range(n)]
@@ -1117,46 +1117,57 @@ def _in_thread(call: Callable[[], Any]) -> tuple[threading.Event, list[Any]]:
 
 
 @clause("LOCK-28")
-@probed("res", ttl=30.0)
+@probed("res-request", "res-reply", "res-forever", ttl=30.0)
 def test_release_cut_in_flight_can_be_retried(impl: Any) -> None:
-    """A release whose request is held back and its connection cut: a retry frees the lock.
+    """A release cut in flight: a retry frees the lock, or says False only if it is free.
 
-    The proxy holds the release request, so the server never runs it, then
-    refuses new connections and cuts the open one: the release fails with an
-    error (or returns False). The proxy is made transparent again. The grant
-    (TTL 30 s) still holds. A retry through the same handle must free it, or
-    the lock must already be free; a False while the grant holds is a wrong
-    answer and leaves the lock blocked for 30 s.
+    Three schedules, each on a lock of its own, through the fault proxy:
+
+    - request held: the proxy holds the release request (the server never
+      runs it), refuses new connections and cuts the open one, so the release
+      fails (a client that retries by itself fails too); the grant (TTL 30 s)
+      still holds, and a retry through the same handle must free it;
+    - reply held: the server runs the release, the reply is held and the
+      connection cut; the lock is free, and a retry may say False;
+    - request held on a grant without a TTL (capability ``no-ttl``): as the
+      first, where a handle that cannot release any more means a lock held
+      for ever.
+
+    After each, the proxy is transparent again; the probe is whether another
+    client can get the lock now.
     """
     sub, proxy = _proxied(impl)
     a = sub.client("a")
     warm = a.acquire("warm", 30.0, 0)  # connect and load scripts before the fault
     assert warm is not None and a.release(warm) is True, "warm-up acquire/release failed"
-    ha = a.acquire("res", 30.0, 0)
-    assert ha is not None, "acquire of a free lock failed"
-    proxy.hold("request")
-    done, out = _in_thread(lambda: a.release(ha))
-    time.sleep(0.3)
-    # Refuse reconnections too, so that a client that retries by itself
-    # fails as well; the server never sees the release.
-    proxy.refuse(True)
-    proxy.cut()
-    assert done.wait(30), "the release did not return within 30 s of its connection being cut"
-    proxy.reset()
-    first = out[0]
-    if first is True:
-        assert not held_by_someone(impl, "res"), "release returned True but res is still held"
-        return
-    try:
-        retry: object = a.release(ha)
-    except Exception as exc:
-        retry = exc
-    held = held_by_someone(impl, "res")
-    assert not held, (
-        f"repro: A acquires res (ttl 30 s); A's release request is held back and its connection "
-        f"cut (the release gave {first!r}); A's retry of the release gave {retry!r}; res is "
-        "still held: the handle can no longer release its own grant"
-    )
+    schedules: list[tuple[str, float | None]] = [("request", 30.0), ("reply", 30.0)]
+    if impl.has("no-ttl"):
+        schedules.append(("request", None))
+    for held_part, ttl in schedules:
+        name = "res-forever" if ttl is None else f"res-{held_part}"
+        ha = a.acquire(name, ttl, 0)
+        assert ha is not None, f"acquire of free {name} failed"
+        proxy.hold(held_part)
+        done, out = _in_thread(functools.partial(a.release, ha))
+        time.sleep(0.3)
+        # Refuse reconnections too, so that a client that retries by itself fails too.
+        proxy.refuse(True)
+        proxy.cut()
+        assert done.wait(30), "the release did not return within 30 s of its connection's cut"
+        proxy.reset()
+        first = out[0]
+        retry: object = "not tried"
+        if first is not True:
+            try:
+                retry = a.release(ha)
+            except Exception as exc:
+                retry = exc
+        held = held_by_someone(impl, name)
+        assert not held, (
+            f"repro: A acquires {name} (ttl {ttl}); A's release has its {held_part} held back "
+            f"and its connection cut (the release gave {first!r}); A's retry of the release "
+            f"gave {retry!r}; {name} is still held: the handle can no longer release its grant"
+        )
 
 
 @clause("LOCK-29")
