@@ -291,3 +291,37 @@ def test_acquire_against_a_paused_server_fails_in_bounded_time(
         f"after the {served.reference} server resumed, res stayed held "
         f"{t_h - t_resume:.2f} s: longer than the lost acquire's {ttl} s TTL"
     )
+
+
+# --------------------------------------------------------------- renewing grants
+
+
+@clause("LOCK-18", "LOCK-20")
+def test_renewing_grant_survives_a_server_restart(served: Served) -> None:
+    """A renewing grant outlives a kill -9 and restart of its server shorter than its TTL.
+
+    The restart (Redis ~0.1 s) makes one or two renewals fail with an error;
+    the holder is alive and the server is back within the TTL, so the grant
+    must still hold three TTLs later (LOCK-18), and the holder must still say
+    it owns it (LOCK-20's converse: owned() is False only once the grant is gone).
+    """
+    if not served.subject.has("auto-renew"):
+        pytest.skip(f"not applicable: the {served.reference} reference has no 'auto-renew'")
+    ttl = 2.0  # long against a restart, so that the server is back within it
+    a = served.subject.client("a")
+    burn_tokens(a, "other", 1)  # connect and load the scripts first
+    t0 = time.monotonic()
+    ha = a.acquire_renewing("res", ttl, 0)
+    assert ha is not None, "acquire_renewing of a free lock failed"
+    time.sleep(ttl / 2)
+    served.restart()
+    assert time.monotonic() < t0 + ttl + ttl / 2, "setup: the restart took longer than the TTL"
+    b = served.subject.client("b")
+    hb, t_b = poll_acquire(b, "res", 30.0, t0 + 3 * ttl)
+    assert hb is None, (
+        f"repro: A acquires res renewing (ttl {ttl} s); the {served.reference} server is killed "
+        f"-9 and restarted; B acquires res {t_b - t0:.2f} s after A's acquire began: renewal "
+        "gave up on the restart while A lived"
+    )
+    assert a.owned(ha) is True, "after the restart, the living holder's owned() is not True"
+    assert a.release(ha) is True, "the holder's release after the restart did not return True"

@@ -209,14 +209,17 @@ class RedisLockClient:
     ) -> RedisLockHandle | None:
         """A grant that a daemon thread extends every third of ``ttl`` until release.
 
-        The thread stops at release, at the first extend that finds the grant
-        gone (``owned`` then says False), and at the first error reaching the
-        server (the grant then runs out at its TTL; ``owned`` says False from
-        then on). It dies with the process, so a dead holder's grant runs out
-        one TTL after its last renewal (LOCK-19). A paused process pauses its
-        renewal too: see spec/lock.md, "Non-guarantees".
+        The thread stops at release, and at the first extend that finds the
+        grant gone (``owned`` then says False). An error reaching the server
+        (a restart, a cut connection) does not stop it: it tries again at the
+        next period, until the grant has certainly run out (``ttl`` after the
+        last successful renewal was sent), so that a server back within the
+        TTL keeps the grant. It dies with the process, so a dead holder's grant
+        runs out one TTL after its last renewal (LOCK-19). A paused process
+        pauses its renewal too: see spec/lock.md, "Non-guarantees".
         """
         ms = _ttl_ms(ttl)
+        sent = time.monotonic()
         handle = self.acquire(name, ttl, timeout)
         if handle is None:
             return None
@@ -225,12 +228,16 @@ class RedisLockClient:
         keys, args = [self._key(name)], [handle.owner, ms]
 
         def renew() -> None:
-            try:
-                while not stop.wait(ttl / RENEWALS_PER_TTL):
+            last_ok = sent  # the grant certainly lasts until last_ok + ttl
+            while not stop.wait(ttl / RENEWALS_PER_TTL):
+                attempt = time.monotonic()
+                try:
                     if not self._extend(keys=keys, args=args):
-                        return
-            except Exception:
-                return
+                        return  # the grant is gone
+                    last_ok = attempt
+                except Exception:
+                    if time.monotonic() >= last_ok + ttl:
+                        return  # it has run out by now, whatever the server says later
 
         threading.Thread(target=renew, name=f"renew-{name}", daemon=True).start()
         return handle
