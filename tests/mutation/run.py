@@ -136,6 +136,7 @@ def _bin(name: str) -> str:
 def _test_command(mech: str, spec: dict, report_dir: Path) -> list[str]:
     return [
         sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+        "-p", "mutate_profile",  # tests/mutation/mutate_profile.py: no shrinking
         *spec["tests"], *spec.get("args", []), "--dc-report-dir", str(report_dir),
     ]  # fmt: skip
 
@@ -461,6 +462,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.nice(19)
     os.environ["DISTCONFORM_HYPOTHESIS_PROFILE"] = str(cfg.get("hypothesis-profile", "ci"))
+    here = str(Path(__file__).resolve().parent)  # for -p mutate_profile
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     out_dir = tree / WORK
     out_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, 2))) as pool:
