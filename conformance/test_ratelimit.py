@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from distconform.api import Clock, FakeClock, RealClock
+from distconform.calibrate import Timing
 from distconform.conformance.support import expect
 from distconform.plugin import NOT_APPLICABLE, Subject
 from distconform.workers import spawn
@@ -611,6 +613,14 @@ def test_cost_counts_whole(impl: Subject, env: Callable[..., Env], algorithm: st
         )
     big = e.hit(c, "big", QUOTA + 1)
     assert not big.admitted, f"{algorithm} (quota {QUOTA}): {big}: more than the whole quota"
+    # Probe: the refused request took nothing (or, under rejected-consumes,
+    # at most the quota: the next hits are then rejected, RL-11).
+    if not impl.has("rejected-consumes"):
+        after = e.run(c, burst(e.now(), "big", QUOTA))
+        assert all(x.admitted for x in after), (
+            f"{algorithm} (quota {QUOTA}): after a refused request of cost {QUOTA + 1}, the key "
+            f"did not admit its quota: part of it was taken: {big}; {shown(after)}"
+        )
 
 
 # ------------------------------------------------------------------ rejected requests
@@ -987,3 +997,147 @@ def test_cost_below_one_gives_nothing_back(
         f"{algorithm} (quota {QUOTA}): a spent key admitted again right after a hit of "
         f"negative or zero cost, on every fresh key: " + " | ".join(refunds)
     )
+
+
+# ------------------------------------------------------------------ timing
+
+
+#: RL-19: each (algorithm, quota, window or 1 / r) whose return is timed:
+#: sub-second and multi-second. The sliding log's unit comes back W after the
+#: first admitted one; an emptied bucket's token 1 / r after it was emptied.
+RETURN_CASES = [
+    ("sliding-log", {"limit": 3, "window": 1.0}, 1.0),
+    ("sliding-log", {"limit": 3, "window": 3.0}, 3.0),
+    ("token-bucket", {"rate": 5.0, "burst": 3}, 0.2),
+    ("token-bucket", {"rate": 1.0, "burst": 3}, 1.0),
+]
+#: Trials per case: the tight verdict judges their median.
+RETURN_TRIALS = 5
+#: Polling step while waiting for the unit: the span overstates by up to this.
+POLL = 0.005
+#: The loose bound: the old worst-case margin (``MARGIN``).
+RETURN_LOOSE = MARGIN
+
+
+@clause("RL-19")
+@pytest.mark.parametrize(
+    "algorithm,settings,due",
+    [pytest.param(*c, id=f"{c[0]}-{c[2]:g}s") for c in RETURN_CASES],
+)
+def test_quota_returns_on_time(
+    impl: Subject,
+    env: Callable[..., Env],
+    timing: Timing,
+    algorithm: str,
+    settings: dict[str, Any],
+    due: float,
+) -> None:
+    """Spend a fresh key, poll every 5 ms: the first admitted poll comes ``due`` later.
+
+    Span: from the start of the first admitted call of the spending burst to
+    the end of the first admitted poll. The log's first unit leaves the
+    window W after its instant; the bucket, full at that instant T1 and spent
+    by the burst, holds r (t - T1) tokens after it (refill runs while the
+    burst goes on), so a token is back at T1 + 1 / r. The span may overstate
+    the true return time by the calls' own duration and one poll step, never
+    understate it: so every sample must be >= due (a unit back early breaks
+    the bound clauses too) and the median within due + POLL + the calibrated
+    tight tolerance, the max within due + POLL + MARGIN.
+    """
+    offered(impl, algorithm)
+    e = env()
+    c = e.subject.client("timing")
+    try:
+        c.configure(algorithm, **settings)
+    except ValueError as exc:
+        pytest.skip(f"{NOT_APPLICABLE}: the implementation refuses {settings}: {exc}")
+    quota = settings.get("limit", settings.get("burst"))
+    samples = []
+    for trial in range(RETURN_TRIALS):
+        key = f"ret{trial}"
+        spent = e.run(c, burst(e.now(), key, quota + 1))
+        got = [x for x in spent if x.admitted]
+        expect(len(got) == quota and not spent[-1].admitted, f"{key}: {shown(spent)}")
+        since = got[0].start
+        deadline = since + due + RETURN_LOOSE + 1.0
+        back = None
+        e.wait_until(since + due - 0.05)
+        while e.now() < deadline:
+            x = e.hit(c, key)
+            if x.admitted:
+                back = x
+                break
+            e.wait_until(x.start + POLL)
+        assert back is not None, (
+            f"{algorithm} {settings}: no unit came back within {due + RETURN_LOOSE + 1.0:.2f} s "
+            f"of {since:.4f}: {shown(spent)}"
+        )
+        samples.append(back.end - since)
+    timing.check(
+        f"{algorithm} {settings}: first unit back after spending (due {due} s)",
+        samples,
+        # 1e-9: offsets on the fake clock are sums of float steps (0.2 comes
+        # out as 0.19999999999999996); nothing a real clock could show.
+        at_least=due - 1e-9,
+        at_most=due + POLL,
+        loose=RETURN_LOOSE,
+        tight=timing.tight(e.subject, round_trips=2),
+    )
+
+
+# ------------------------------------------------------------------ lost replies
+
+
+#: RL-20's limiter: 5 per 10 s, so that nothing comes back during the test.
+LOST_PARAMS = {"limit": QUOTA, "window": 10.0}
+#: How long the reply is held before the connection is cut: the request
+#: reaches a local server in well under a millisecond; 0.3 s is plenty.
+HELD = 0.3
+
+
+@clause("RL-20")
+def test_lost_reply_counts_once(impl: Subject) -> None:
+    """The reply of a hit is held at the proxy, then the connection is cut; probes follow.
+
+    The server decided the hit; the client never heard. Whatever the call
+    then does (raise, or retry on a new connection and return), the key must
+    have spent at most 2 + 1 units: a retried request counted twice leaves
+    fewer than N - 3 for the probes. If the call returned admitted, exactly
+    2 + 1. Sliding log, W = 10 s: no unit returns during the test.
+    """
+    if not impl.has("distributed"):
+        pytest.skip(f"{NOT_APPLICABLE}: RL-20 needs capability 'distributed'")
+    offered(impl, "sliding-log")
+    sub, proxy = impl.via_proxy("redis")
+    c = sub.client("proxied")
+    c.configure("sliding-log", **LOST_PARAMS)
+    first = [c.hit("lost") for _ in range(2)]
+    expect(first == [True, True], f"a fresh key did not admit 2 hits: {first}")
+    outcome: list[str] = []
+
+    def lost_hit() -> None:
+        try:
+            outcome.append(f"returned {c.hit('lost')!r}")
+        except Exception as exc:  # any error is allowed: the probe decides
+            outcome.append(f"raised {type(exc).__name__}")
+
+    proxy.hold("reply")
+    t = threading.Thread(target=lost_hit, daemon=True)
+    t.start()
+    time.sleep(HELD)
+    proxy.cut()
+    proxy.reset()
+    t.join(60)
+    expect(not t.is_alive(), "the hit whose connection was cut did not return within 60 s")
+    probe = sub.client("probe")
+    probe.configure("sliding-log", **LOST_PARAMS)
+    admitted = sum(bool(probe.hit("lost")) for _ in range(QUOTA))
+    used = QUOTA - admitted
+    said = outcome[0] if outcome else "nothing"
+    assert 2 <= used <= 3, (
+        f"sliding log (N={QUOTA}, W=10 s): 2 hits, then one whose reply was lost ({said}); "
+        f"the probes found {used} units used, not 2 or 3"
+        + (": the request was counted twice (a retry)" if used > 3 else "")
+    )
+    if said == "returned True":
+        assert used == 3, f"the lost hit {said}, but the key shows {used} units used, not 3"

@@ -300,6 +300,99 @@ class RefillTruncatedRealTime(RealTime):
         return True
 
 
+class LateReturnRealTime(RealTime):
+    """Sliding log that keeps entries 0.15 s past W (a "grace" constant): quota back late.
+
+    Late by less than the 0.25 s margin the liveness clause allows, so only
+    the timed return (RL-19, tight verdict on the median) sees it.
+    """
+
+    OFFERS = ("sliding-log",)
+    GRACE = 0.15
+
+    def sliding_log(self, key: str, now: float, cost: int) -> bool:
+        p = self.params
+        log: deque[float] = self._states.setdefault(key, deque())
+        while log and log[0] <= now - p.window - self.GRACE:
+            log.popleft()
+        if len(log) + cost > p.limit:
+            return False
+        log.extend([now] * cost)
+        return True
+
+
+class RedisRetrying:
+    """The Redis reference on a connection that retries (redis-py ``Retry(NoBackoff(), 3)``).
+
+    A hit whose reply is lost is sent again on a new connection: the server
+    runs the script twice, and one request spends its cost twice.
+    """
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        from distconform.reference.ratelimit.redis import RedisRateLimitClient
+
+        def client() -> Any:
+            if not ctx.redis_url:
+                raise RuntimeError("this limiter needs a Redis URL: pass --redis-url")
+            r = redis_client(ctx.redis_url, decode_responses=True, retry=Retry(NoBackoff(), 3))
+            return RedisRateLimitClient(r, ctx.namespace)
+
+        return Implementation(
+            client=client,
+            capabilities=frozenset({*ALGORITHMS, "cost", "distributed"}),
+            needs=frozenset({"redis"}),
+            description="known-bad: RedisRetrying",
+        )
+
+
+class RacyRedisLog:
+    """A Redis sliding log in three commands, no script: ZREMRANGEBYSCORE, ZCARD, then ZADD.
+
+    Between one client's ZCARD and its ZADD another's ZCARD sees the same
+    count: both admit the last place (an unsynchronised read-modify-write).
+    """
+
+    def __init__(self, url: str | None, namespace: str) -> None:
+        if not url:
+            raise RuntimeError("this limiter needs a Redis URL: pass --redis-url")
+        self._redis = redis_client(url)
+        self._ns = namespace
+        self._params: Params | None = None
+
+    def configure(self, algorithm: str, **params: Any) -> None:
+        self._params = check_params(algorithm, ("sliding-log",), **params)
+
+    def hit(self, key: str, cost: int = 1) -> bool:
+        p = self._params
+        assert p is not None, "configure first"
+        log, seq = f"{self._ns}racy:{key}", f"{self._ns}racy-seq:{key}"
+        now = time.time()
+        self._redis.zremrangebyscore(log, "-inf", now - p.window)
+        if self._redis.zcard(log) + cost > p.limit:
+            return False
+        for _ in range(cost):
+            self._redis.zadd(log, {str(self._redis.incr(seq)): now})
+        self._redis.expire(log, 60)
+        self._redis.expire(seq, 60)
+        return True
+
+    def close(self) -> None:
+        self._redis.close()
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        return Implementation(
+            client=lambda: cls(ctx.redis_url, ctx.namespace),
+            capabilities={"sliding-log", "distributed", "cost"},
+            needs={"redis"},
+            description="known-bad: RacyRedisLog",
+        )
+
+
 class SeedLimiter:
     """Seed questions 11 and 22, line for line: INCR, EXPIRE only if the reply == "1"; no check.
 
@@ -539,6 +632,21 @@ KNOWN_BAD = [
         "refill-truncated-real-time", "ratelimit", _spec(RefillTruncatedRealTime), ("RL-13",),
         "refill truncated to whole tokens with the timestamp moved on: hits every 0.75 / r s "
         "never get a token",
+    ),
+    KnownBad(
+        "late-return-real-time", "ratelimit", _spec(LateReturnRealTime), ("RL-19",),
+        "entries kept 0.15 s past W: the quota comes back late, by less than the liveness "
+        "margin, so only the timed return sees it",
+    ),
+    KnownBad(
+        "redis-retrying", "ratelimit", _spec(RedisRetrying), ("RL-20",),
+        "redis-py retries on a cut connection: a hit whose reply was lost runs twice on the "
+        "server and spends its cost twice",
+    ),
+    KnownBad(
+        "racy-redis-log", "ratelimit", _spec(RacyRedisLog), ("RL-8",),
+        "ZCARD then ZADD in separate commands: concurrent clients read the same count and "
+        "both take the last place",
     ),
     KnownBad(
         "off-by-one-real-time", "ratelimit", _spec(OffByOneRealTime),
