@@ -3,14 +3,20 @@
 A :class:`Hooked` participant runs a plan: at a chosen call (``prepare``,
 ``commit`` or ``abort``), before or after the real call, it votes no, fails,
 times out, loses its reply, crashes the participant (``close()`` and a fresh
-one from ``reopen``) or crashes the coordinator (raises :class:`Crash`). Each
-planned fault fires once. Every call is written to a shared :class:`Trace`,
-which also records isolation violations as they happen.
+one from ``reopen``) or crashes the coordinator (raises :class:`Crash`), or is slow (``slow:S``
+before the call: the call starts S seconds late; ``slow-reply:S`` after it:
+the call took effect, its answer comes S seconds late). Each planned fault
+fires once. Every call is written to a shared :class:`Trace`, which also
+records isolation violations as they happen. :meth:`Hooked.wait_idle` waits
+until no call is in flight (a slow call outlives the run that gave up on it),
+so that probes see the state the late call left.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +31,8 @@ ACTIONS = (
     "lost-reply",  # after: the call took effect, then ConnectionError
     "crash-participant",  # close() and reopen; before: nothing done, after: done
     "crash-coordinator",  # raise Crash (a BaseException): the coordinator dies here
+    "slow:S",  # before: sleep S seconds, then make the call
+    "slow-reply:S",  # after: the call took effect; sleep S seconds, then answer
 )
 
 
@@ -42,10 +50,17 @@ class Trace:
 
     calls: list[tuple[str, str, str]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    #: (participant, txid) -> the vote prepare returned (absent: it raised or was not asked).
+    votes: dict[tuple[str, str], bool] = field(default_factory=dict)
     #: When set, called at each prepare to check that no participant exposes
     #: the transaction's writes yet (it reads committed state).
     exposed: Callable[[str], list[str]] | None = None
     mutex: threading.Lock = field(default_factory=threading.Lock)
+    #: Set when a planned coordinator crash fired: the process is dead, so every
+    #: later coordinator call raises Crash too (a library that catches
+    #: BaseException and rolls back cannot act after its own death). Cleared by
+    #: the test before recovery.
+    dead: bool = False
 
     def add(self, who: str, op: str, txid: str) -> None:
         with self.mutex:
@@ -82,6 +97,11 @@ class Hooked:
         self.trace = trace
         self.plan: dict[tuple[str, str], str] = dict(plan or {})
         self.crashes = 0
+        #: When > 0, every coordinator call first sleeps a random 0..jitter seconds,
+        #: so that concurrent transactions interleave between their steps.
+        self.jitter = 0.0
+        self._in_flight = 0
+        self._idle = threading.Condition()
 
     def crash(self) -> None:
         """The participant crashes and restarts: unprepared work is lost."""
@@ -94,6 +114,7 @@ class Hooked:
         if action is None:
             return None
         if action == "crash-coordinator":
+            self.trace.dead = True
             raise Crash(f"coordinator crash at {self.name}.{op} ({when})")
         if action == "no" and op == "prepare" and when == "before":
             self.inner.abort(txid)
@@ -107,19 +128,41 @@ class Hooked:
         if action == "crash-participant":
             self.crash()
             raise ConnectionError(f"{self.name} crashed at {op} ({when})")
+        kind, _, seconds = action.partition(":")
+        if (kind, when) in (("slow", "before"), ("slow-reply", "after")):
+            time.sleep(float(seconds))
+            return None
         raise ValueError(f"unknown fault {action!r} at ({op}, {when})")
 
     def _call(self, op: str, txid: str) -> Any:
+        if self.trace.dead:
+            raise Crash(f"{self.name}.{op}({txid!r}) called after the coordinator crashed")
         self.trace.add(self.name, op, txid)
-        early = self._fault(op, "before", txid)
-        if early is not None:
-            return early
-        result = getattr(self.inner, op)(txid)
-        self._fault(op, "after", txid)
-        return result
+        with self._idle:
+            self._in_flight += 1
+        try:
+            if self.jitter > 0:
+                time.sleep(random.uniform(0, self.jitter))
+            early = self._fault(op, "before", txid)
+            if early is not None:
+                return early
+            result = getattr(self.inner, op)(txid)
+            self._fault(op, "after", txid)
+            return result
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no coordinator call is in flight here; False if one still is."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     def prepare(self, txid: str) -> bool:
         vote: bool = self._call("prepare", txid)
+        with self.trace.mutex:
+            self.trace.votes[(self.name, txid)] = vote
         return vote
 
     def commit(self, txid: str) -> None:

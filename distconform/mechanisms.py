@@ -143,9 +143,13 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism(
             name="twopc",
             protocol=p.Coordinator,
-            capability_protocols={"participants": p.HasParticipants},
+            capability_protocols={
+                "participants": p.HasParticipants,
+                "prepare-timeout": p.PrepareTimeout,
+                "outcome": p.HasOutcome,
+            },
             references=("memory", "mysql"),
-            capabilities=("participants",),
+            capabilities=("participants", "prepare-timeout", "outcome"),
         ),
         Mechanism(
             name="hotwarm",

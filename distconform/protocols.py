@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "Control",
     "Coordinator",
+    "HasOutcome",
     "HasParticipants",
     "HotWarmClient",
     "HotWarmSwitchover",
@@ -37,6 +38,7 @@ __all__ = [
     "LockOwned",
     "LockRemaining",
     "Participant",
+    "PrepareTimeout",
     "RateLimitClear",
     "RateLimitClient",
     "RateLimitPeek",
@@ -246,6 +248,20 @@ class HasParticipants(Protocol):
     """Capability ``participants``: the implementation offers its own participants."""
 
     def participant(self, name: str) -> Participant: ...
+
+
+@runtime_checkable
+class PrepareTimeout(Protocol):
+    """Capability ``prepare-timeout``: votes not all in ``prepare_timeout`` s abort the run."""
+
+    prepare_timeout: float
+
+
+@runtime_checkable
+class HasOutcome(Protocol):
+    """Capability ``outcome``: True committed, False aborted, None not decided yet."""
+
+    def outcome(self, txid: str) -> bool | None: ...
 
 
 # -------------------------------------------------------------------- hotwarm

@@ -13,15 +13,32 @@ Every class is its own adapter: ``distconform.known_bad.twopc:Name.factory``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from distconform.api import Context, Implementation
 from distconform.known_bad import KnownBad
-from distconform.reference.twopc.coordinator import COMMIT, DONE, Coordinator, MemoryJournal
+from distconform.reference.twopc.coordinator import (
+    ABORT,
+    COMMIT,
+    DONE,
+    Coordinator,
+    MemoryJournal,
+    Participant,
+)
 from distconform.reference.twopc.memory import MemoryParticipant
 
 __all__ = ["KNOWN_BAD"]
+
+
+def _vote(p: Any, txid: str) -> bool:
+    """p's vote as the reference reads it: an error or a timeout is a no."""
+    try:
+        return p.prepare(txid) is True
+    except Exception:
+        return False
 
 
 class SeedCoordinator:
@@ -81,9 +98,14 @@ class _Mistake(Coordinator):
     """The reference coordinator over an in-process log, with one mistake in a subclass."""
 
     CAPABILITIES: ClassVar[frozenset[str]] = frozenset()
+    #: The declared prepare timeout of those that declare ``prepare-timeout``.
+    PREPARE_TIMEOUT: ClassVar[float | None] = None
 
     def __init__(self, namespace: str) -> None:
-        super().__init__(MemoryJournal(f"{namespace}{type(self).__name__}"))
+        super().__init__(
+            MemoryJournal(f"{namespace}{type(self).__name__}"),
+            prepare_timeout=self.PREPARE_TIMEOUT,
+        )
         self.namespace = namespace
 
     @classmethod
@@ -107,19 +129,13 @@ class CommitBeforeAllVotes(_Mistake):
     def run(self, txid: str, participants: Sequence[Any]) -> bool:
         *head, last = participants
         for p in head:
-            try:
-                vote = p.prepare(txid)
-            except Exception:
-                vote = False
+            vote = _vote(p, txid)
             if vote is not True:
                 self._finish(txid, participants, False)
                 return False
         self.journal.record(txid, COMMIT)
         self._finish(txid, head, True)
-        try:
-            vote = last.prepare(txid)
-        except Exception:
-            vote = False
+        vote = _vote(last, txid)
         self._finish(txid, [last], vote is True)
         return vote is True
 
@@ -130,10 +146,7 @@ class UnloggedDecision(_Mistake):
     def run(self, txid: str, participants: Sequence[Any]) -> bool:
         commit = True
         for p in participants:
-            try:
-                vote = p.prepare(txid)
-            except Exception:
-                vote = False
+            vote = _vote(p, txid)
             if vote is not True:
                 commit = False
                 break
@@ -183,6 +196,145 @@ class NonIdempotentCommit(_Mistake):
         return DoubleApplyParticipant(name, f"{self.namespace}bad")
 
 
+class AbortOnlyPrepared(_Mistake):
+    """After a no vote, tells only the participants that voted yes to abort.
+
+    "Nothing to undo where nothing was prepared": the participants after the
+    refusal were never asked to prepare, so they are left with their work (and,
+    on a database, its row locks) until their connection happens to close.
+    """
+
+    def run(self, txid: str, participants: Sequence[Any]) -> bool:
+        prepared: list[Any] = []
+        for p in participants:
+            vote = _vote(p, txid)
+            if vote is not True:
+                self.journal.record(txid, ABORT)
+                self._finish(txid, prepared, False)  # the ones after p are left out
+                return False
+            prepared.append(p)
+        self.journal.record(txid, COMMIT)
+        self._finish(txid, participants, True)
+        return True
+
+
+class EagerPrepareTimeout(_Mistake):
+    """Declares a prepare timeout of 2 s but gives up on the votes after 1 s (a halved unit)."""
+
+    CAPABILITIES = frozenset({"prepare-timeout"})
+    PREPARE_TIMEOUT = 2.0
+
+    def _prepare(self, p: Participant, txid: str, deadline: float | None) -> bool:
+        assert self.prepare_timeout is not None and deadline is not None
+        return super()._prepare(p, txid, deadline - self.prepare_timeout / 2)
+
+
+class IgnoredPrepareTimeout(_Mistake):
+    """Declares a prepare timeout of 2 s but waits for every vote however long it takes."""
+
+    CAPABILITIES = frozenset({"prepare-timeout"})
+    PREPARE_TIMEOUT = 2.0
+
+    def _prepare(self, p: Participant, txid: str, deadline: float | None) -> bool:
+        return super()._prepare(p, txid, None)
+
+
+class TimeoutSparesTheLate(_Mistake):
+    """On a prepare timeout, aborts only the participants that answered.
+
+    The one that did not answer "has not prepared, so there is nothing to
+    abort": but its prepare is only late, and when it arrives the branch is
+    prepared with no one left to end it.
+    """
+
+    CAPABILITIES = frozenset({"prepare-timeout"})
+    PREPARE_TIMEOUT = 2.0
+
+    def run(self, txid: str, participants: Sequence[Any]) -> bool:
+        assert self.prepare_timeout is not None
+        deadline = time.monotonic() + self.prepare_timeout
+        answered: list[Any] = []
+        for p in participants:
+            box: list[bool | BaseException] = []
+
+            def ask(p: Any = p, box: list[bool | BaseException] = box) -> None:
+                try:
+                    box.append(p.prepare(txid) is True)
+                except Exception:
+                    box.append(False)
+                except BaseException as exc:  # the coordinator dies: run() re-raises it
+                    box.append(exc)
+
+            th = threading.Thread(target=ask, daemon=True)
+            th.start()
+            th.join(max(0.0, deadline - time.monotonic()))
+            if not box:
+                self.journal.record(txid, ABORT)
+                self._finish(txid, answered, False)  # the late one is left out
+                return False
+            if isinstance(box[0], BaseException):
+                raise box[0]
+            answered.append(p)
+            if box[0] is not True:
+                self.journal.record(txid, ABORT)
+                self._finish(txid, participants, False)
+                return False
+        self.journal.record(txid, COMMIT)
+        self._finish(txid, participants, True)
+        return True
+
+
+class OutcomeFromDone(_Mistake):
+    """outcome reports a commit only once phase two is done, not once it is decided.
+
+    After a crash between the decision and the last commit it says None, so a
+    client that lost the reply to run concludes its committed transfer failed
+    and does it again.
+    """
+
+    CAPABILITIES = frozenset({"outcome"})
+
+    def outcome(self, txid: str) -> bool | None:
+        state = self.journal.states().get(txid)
+        if state == DONE:
+            return True
+        return False if state == ABORT else None
+
+
+class OutcomePresumesAbort(_Mistake):
+    """outcome answers False for every transaction without a commit record.
+
+    Presumed abort is right for recovery (the coordinator is gone), wrong for a
+    live one: a transaction still collecting votes is reported aborted, then
+    commits.
+    """
+
+    CAPABILITIES = frozenset({"outcome"})
+
+    def outcome(self, txid: str) -> bool | None:
+        return self.journal.states().get(txid) in (COMMIT, DONE)
+
+
+class SharedTxidState(_Mistake):
+    """Keeps the transaction it is running on the coordinator object, not in run's locals.
+
+    Right as long as one thread uses the coordinator; with two threads, one
+    run's prepares and decision land on the other's transaction.
+    """
+
+    def run(self, txid: str, participants: Sequence[Any]) -> bool:
+        self.current = txid
+        commit = True
+        for p in participants:
+            vote = _vote(p, self.current)
+            if vote is not True:
+                commit = False
+                break
+        self.journal.record(self.current, COMMIT if commit else ABORT)
+        self._finish(self.current, participants, commit)
+        return commit
+
+
 KNOWN_BAD = [
     KnownBad(
         "seed-2pc",
@@ -222,5 +374,56 @@ KNOWN_BAD = [
         "distconform.known_bad.twopc:NonIdempotentCommit.factory",
         ("TWOPC-7",),
         "a retried commit after a lost reply applies the transaction's writes twice",
+    ),
+    KnownBad(
+        "abort-only-prepared",
+        "twopc",
+        "distconform.known_bad.twopc:AbortOnlyPrepared.factory",
+        ("TWOPC-9",),
+        "the participants after a no vote were never asked to prepare and are never told to "
+        "abort: their work and row locks stay until their connections close",
+    ),
+    KnownBad(
+        "eager-prepare-timeout",
+        "twopc",
+        "distconform.known_bad.twopc:EagerPrepareTimeout.factory",
+        ("TWOPC-10",),
+        "declares a 2 s prepare timeout and aborts after 1 s: a yes at 1.4 s is thrown away",
+    ),
+    KnownBad(
+        "ignored-prepare-timeout",
+        "twopc",
+        "distconform.known_bad.twopc:IgnoredPrepareTimeout.factory",
+        ("TWOPC-10",),
+        "declares a 2 s prepare timeout and waits for a vote 3.5 s late, then commits",
+    ),
+    KnownBad(
+        "timeout-spares-the-late",
+        "twopc",
+        "distconform.known_bad.twopc:TimeoutSparesTheLate.factory",
+        ("TWOPC-11",),
+        "a prepare that arrives after the timeout prepares a branch no one will ever end",
+    ),
+    KnownBad(
+        "outcome-from-done",
+        "twopc",
+        "distconform.known_bad.twopc:OutcomeFromDone.factory",
+        ("TWOPC-12",),
+        "outcome says None for a transaction whose commit was decided before a crash",
+    ),
+    KnownBad(
+        "outcome-presumes-abort",
+        "twopc",
+        "distconform.known_bad.twopc:OutcomePresumesAbort.factory",
+        ("TWOPC-12",),
+        "outcome says False for a transaction still collecting votes, which then commits",
+    ),
+    KnownBad(
+        "shared-txid-state",
+        "twopc",
+        "distconform.known_bad.twopc:SharedTxidState.factory",
+        ("TWOPC-13",),
+        "two threads on one coordinator: one run's prepares and decision land on the "
+        "other's transaction",
     ),
 ]

@@ -94,6 +94,7 @@ def check(make: Callable[[], Any], namespace: str, s: Schedule) -> None:
         getattr(coordinator, "close", lambda: None)()
     for p in parts:
         p.plan = {}
+    trace.dead = False
     if outcome is None:
         recovery = make()
         try:

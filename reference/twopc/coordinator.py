@@ -7,6 +7,16 @@ logged (presumed abort: recovery aborts every in-doubt transaction with no
 logged commit). Phase two tells every participant, retrying a few times, and
 logs ``done`` once all acknowledged. What it could not finish, ``recover``
 finishes.
+
+With a ``prepare_timeout`` T, the votes must all be in T seconds after ``run``
+started: each prepare runs on a thread of its own and the coordinator waits
+for it at most until that deadline; a late vote counts as no, the transaction
+aborts everywhere, and a yes that still arrives later is answered with an
+abort (a late prepare must not leave the branch holding its locks).
+
+An abort is recorded too, after the decision and not durably needed
+(presumed abort), so that ``outcome`` can tell "aborted" from "not decided
+yet": without a record it answers None, never False.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = [
+    "ABORT",
     "COMMIT",
     "DONE",
     "Coordinator",
@@ -31,6 +42,7 @@ __all__ = [
 
 COMMIT = "commit"
 DONE = "done"
+ABORT = "abort"
 
 
 class Participant(Protocol):
@@ -116,19 +128,27 @@ class FileJournal:
 class Coordinator:
     """A two-phase commit coordinator over ``journal`` (presumed abort)."""
 
-    def __init__(self, journal: Journal, retries: int = 3, backoff: float = 0.05) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        retries: int = 3,
+        backoff: float = 0.05,
+        prepare_timeout: float | None = None,
+    ) -> None:
         self.journal = journal
         self.retries = retries
         self.backoff = backoff
+        self.prepare_timeout = prepare_timeout
 
     def run(self, txid: str, participants: Sequence[Participant]) -> bool:
         """Prepare everywhere, decide, log a commit, finish; True when committed."""
         if not participants:
             raise ValueError("a transaction needs at least one participant")
+        deadline = None if self.prepare_timeout is None else time.monotonic() + self.prepare_timeout
         commit = True
         for p in participants:
             try:
-                vote = p.prepare(txid)
+                vote = self._prepare(p, txid, deadline)
             except Exception:  # an error or a timeout is a no: never guess a yes
                 vote = False
             if vote is not True:
@@ -136,8 +156,56 @@ class Coordinator:
                 break  # the rest are aborted below, prepared or not
         if commit:
             self.journal.record(txid, COMMIT)
+        else:
+            self.journal.record(txid, ABORT)  # for outcome(); presumed abort needs no record
         self._finish(txid, participants, commit)
         return commit
+
+    def _prepare(self, p: Participant, txid: str, deadline: float | None) -> bool:
+        """p's vote; with a deadline, False once it passes (a late yes is then aborted)."""
+        if deadline is None:
+            return p.prepare(txid)
+        answered = threading.Event()
+        box: list[bool | BaseException] = []
+        lock = threading.Lock()
+        state = {"gave_up": False}
+
+        def ask() -> None:
+            answer: bool | BaseException
+            try:
+                answer = p.prepare(txid) is True
+            except Exception:
+                answer = False
+            except BaseException as exc:  # the process is dying: hand it to run()
+                answer = exc
+            with lock:
+                box.append(answer)
+                late = state["gave_up"]
+            answered.set()
+            if late and answer is True:
+                # The coordinator already decided abort: take the late yes back.
+                try:
+                    p.abort(txid)
+                except Exception:
+                    pass  # still prepared: recover() aborts it (no commit logged)
+
+        threading.Thread(target=ask, name=f"prepare-{txid}", daemon=True).start()
+        answered.wait(max(0.0, deadline - time.monotonic()))
+        with lock:
+            if not box:
+                state["gave_up"] = True
+                return False
+            answer = box[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def outcome(self, txid: str) -> bool | None:
+        """True once a commit is logged, False once an abort is, None before either."""
+        state = self.journal.states().get(txid)
+        if state in (COMMIT, DONE):
+            return True
+        return False if state == ABORT else None
 
     def recover(self, participants: Sequence[Participant]) -> dict[str, bool]:
         """Finish every transaction in doubt at a participant or left unfinished in the log."""
@@ -148,6 +216,8 @@ class Coordinator:
         out: dict[str, bool] = {}
         for txid in sorted(txids):
             commit = states.get(txid) in (COMMIT, DONE)
+            if not commit:
+                self.journal.record(txid, ABORT)
             self._finish(txid, participants, commit)
             out[txid] = commit
         return out

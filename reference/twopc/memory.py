@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from distconform.api import Context, Implementation
 from distconform.reference.twopc.coordinator import Coordinator, MemoryJournal
 
-__all__ = ["MemoryParticipant", "MemoryTwoPC", "ProtocolError", "factory"]
+#: Seconds the votes may take (capability ``prepare-timeout``): long beside a
+#: healthy prepare (microseconds here, milliseconds on MariaDB), short enough
+#: that the timeout tests stay a few seconds each.
+PREPARE_TIMEOUT = 2.0
+
+__all__ = ["PREPARE_TIMEOUT", "MemoryParticipant", "MemoryTwoPC", "ProtocolError", "factory"]
 
 
 class ProtocolError(RuntimeError):
@@ -94,8 +99,8 @@ class MemoryParticipant:
 class MemoryTwoPC(Coordinator):
     """The reference coordinator over an in-process log, offering memory participants."""
 
-    def __init__(self, namespace: str) -> None:
-        super().__init__(MemoryJournal(namespace))
+    def __init__(self, namespace: str, prepare_timeout: float | None = PREPARE_TIMEOUT) -> None:
+        super().__init__(MemoryJournal(namespace), prepare_timeout=prepare_timeout)
         self.namespace = namespace
 
     def participant(self, name: str) -> MemoryParticipant:
@@ -110,7 +115,7 @@ def _forget(namespace: str) -> None:
 def factory(ctx: Context) -> Implementation:
     return Implementation(
         client=lambda: MemoryTwoPC(ctx.namespace),
-        capabilities={"participants"},
+        capabilities={"participants", "prepare-timeout", "outcome"},
         close=lambda: _forget(ctx.namespace),
         package="distconform",
         description="reference coordinator, decision log in process, memory participants",

@@ -24,6 +24,7 @@ from typing import Any
 from distconform.api import Context, Implementation
 from distconform.backends import mysql_connect
 from distconform.reference.twopc.coordinator import Coordinator
+from distconform.reference.twopc.memory import PREPARE_TIMEOUT
 
 __all__ = ["MySQLJournal", "MySQLTwoPC", "XAParticipant", "factory", "rollback_namespace"]
 
@@ -284,9 +285,15 @@ class MySQLJournal:
 class MySQLTwoPC(Coordinator):
     """The reference coordinator over a MySQL decision log, offering XA participants."""
 
-    def __init__(self, url: str, namespace: str, log_url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        log_url: str | None = None,
+        prepare_timeout: float | None = PREPARE_TIMEOUT,
+    ) -> None:
         self._journal = MySQLJournal(log_url or url, namespace)
-        super().__init__(self._journal)
+        super().__init__(self._journal, prepare_timeout=prepare_timeout)
         self.url, self.namespace = url, namespace
 
     def participant(self, name: str) -> XAParticipant:
@@ -310,7 +317,7 @@ def factory(ctx: Context) -> Implementation:
 
     return Implementation(
         client=client,
-        capabilities={"participants"},
+        capabilities={"participants", "prepare-timeout", "outcome"},
         needs={"mysql"},
         close=close,
         package="PyMySQL",
