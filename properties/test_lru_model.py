@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -34,7 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from distconform.plugin import Subject
+from distconform import backends, mechanisms
+from distconform.adapters import resolve
+from distconform.api import Context, new_namespace
+from distconform.plugin import NOT_APPLICABLE, Subject
 
 MECHANISM = "lru"
 clause = pytest.mark.clause
@@ -202,6 +207,8 @@ class LRUMachine(RuleBasedStateMachine):
 @pytest.fixture
 def make_cache(impl: Subject) -> Callable[[], Subject]:
     """Fresh instances of ``impl``, one per hypothesis example, under sub-namespaces."""
+    if impl.has("approximate"):
+        pytest.skip(f"{NOT_APPLICABLE}: an 'approximate' cache is judged by LRU-26, not the model")
 
     def make() -> Subject:
         # Still under the test's namespace, so the plugin's cleanup removes it.
@@ -222,3 +229,67 @@ def test_lru_agrees_with_list_model(make_cache: Callable[[], Subject]) -> None:
         lambda: LRUMachine(make_cache),
         settings=settings(max_examples=examples, stateful_step_count=STEPS),
     )
+
+
+# ------------------------------------------------------------- differential
+
+#: The references side by side (spec/lru.md, section 6 of issue 10): one
+#: seeded sequence of DIFF_STEPS operations over DIFF_KEYS keys on caches of
+#: DIFF_CAPACITY, every answer compared; the first divergence is reported
+#: with the operations before it. Every optional call both declare is in the
+#: mix, listings included (both list oldest first).
+DIFF_PAIRS = [("memory", "redis")]
+DIFF_CAPACITY, DIFF_KEYS, DIFF_STEPS, DIFF_SEED = 200, 300, 3000, 6
+
+
+@pytest.fixture
+def diff_redis_url(dc_backends: Any) -> str:
+    url = dc_backends.ensure("redis")
+    if url is None:
+        pytest.skip(dc_backends.missing.get("redis", "no redis server"))
+    return str(url)
+
+
+@pytest.mark.parametrize("pair", DIFF_PAIRS, ids=["-vs-".join(p) for p in DIFF_PAIRS])
+def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> None:
+    """The memory and Redis references give the same answer to every call of one sequence."""
+    ctx = Context(namespace=new_namespace(), redis_url=diff_redis_url)
+    built = [resolve(mechanisms.get("lru"), name).build(ctx) for name in pair]
+    clients = [b.client() for b in built]
+    common = set.intersection(*(set(b.capabilities) for b in built))
+    try:
+        for c in clients:
+            c.configure(DIFF_CAPACITY)
+        rnd = random.Random(DIFF_SEED)
+        optional = {"pop", "popitem", "contains", "peek", "size", "keys", "items"} & common
+        ops = ["get", "put", "delete", *sorted(optional)]
+        weights = {"get": 6, "put": 8, "delete": 1, "keys": 0.05, "items": 0.05}
+        history: list[str] = []
+        for step in range(DIFF_STEPS):
+            op = rnd.choices(ops, [weights.get(o, 1) for o in ops])[0]
+            key = f"k{rnd.randrange(DIFF_KEYS)}"
+            args: tuple[Any, ...] = ()
+            if op in ("get", "delete", "pop", "contains", "peek"):
+                args = (key,)
+            elif op == "put":
+                args = (key, f"{key}={step}")
+            answers = []
+            for c in clients:
+                try:
+                    answers.append(repr(getattr(c, op)(*args)))
+                except Exception as exc:
+                    answers.append(f"raised {type(exc).__name__}")
+            call = f"{op}({', '.join(map(repr, args))})"
+            history.append(call)
+            assert answers[0] == answers[1], (
+                f"{pair[0]} and {pair[1]} diverge at step {step} (seed {DIFF_SEED}, capacity "
+                f"{DIFF_CAPACITY}): {call} -> {pair[0]}: {answers[0][:200]}, "
+                f"{pair[1]}: {answers[1][:200]}; the calls before: {'; '.join(history[-6:-1])}"
+            )
+    finally:
+        for c in clients:
+            getattr(c, "close", lambda: None)()
+        for b in built:
+            if b.close is not None:
+                b.close()
+        backends.cleanup_namespace(ctx.namespace, diff_redis_url, None)
