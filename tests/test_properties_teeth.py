@@ -107,6 +107,23 @@ class ExtendRevivesExpired(MemoryLockService):
             return True
 
 
+class OwnedIgnoresExpiry(MemoryLockService):
+    """owned() compares the owner but not the expiry: a lapsed grant still says True."""
+
+    def owned(self, grant: Grant) -> bool:
+        with self._cond:
+            held = self._held.get(grant.name)
+            return held is not None and held[0] == grant.owner
+
+
+class RemainingRoundsUp(MemoryLockService):
+    """remaining() rounds the time left up to whole seconds ("for display")."""
+
+    def remaining(self, grant: Grant) -> float | None:
+        left = super().remaining(grant)
+        return None if left is None else float(-(-left // 1))
+
+
 def target_of(service_cls: type[MemoryLockService]) -> Any:
     """A target factory: a fresh service of ``service_cls`` on a fresh FakeClock."""
 
@@ -125,8 +142,17 @@ def target_of(service_cls: type[MemoryLockService]) -> Any:
         (ExpiresLate, {}, "LOCK-7"),
         (TokenReusedAfterExpiry, {"fencing": True}, "LOCK-12"),
         (ExtendRevivesExpired, {"extend": True}, "LOCK-15"),
+        (OwnedIgnoresExpiry, {"observe": True}, "LOCK-21"),
+        (RemainingRoundsUp, {"observe": True}, "LOCK-22"),
     ],
-    ids=["release-ignores-owner", "expires-late", "token-reused", "extend-revives"],
+    ids=[
+        "release-ignores-owner",
+        "expires-late",
+        "token-reused",
+        "extend-revives",
+        "owned-ignores-expiry",
+        "remaining-rounds-up",
+    ],
 )
 def test_machine_catches_bug(
     service_cls: type[MemoryLockService], options: dict[str, bool], clause: str
@@ -140,3 +166,4 @@ def test_machine_passes_the_reference() -> None:
     """The unchanged memory reference agrees with the model under the same settings."""
     make = target_of(memory.MemoryLockService)
     model.run_lock_machine(make, fencing=True, extend=True, config=TEETH)
+    model.run_lock_machine(make, observe=True, config=TEETH)
