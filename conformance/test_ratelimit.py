@@ -716,18 +716,23 @@ WORST_GAP = 0.9 * W
 
 
 def swc_worst_schedule() -> list[tuple[float, str, int]]:
-    """Per key j: a full burst at phase j W / 32, another 0.9 W later (spec: RL-4 bound).
+    """Per key j, from phase j W / 32: one hit, a full burst 1.95 W later, another 0.9 W later.
 
-    For the key whose first burst lands at fraction x > 0.9 of a window (after
-    an empty one), the second lands at f = x - 0.1 > 0.8 of the next: the
-    previous window weighs N (1 - f) < 1, so a counter that admits while
-    ``p (1 - f) + c + 1 <= N`` takes N - 1 there, 2N - 1 in all, and one that
-    rounds the weighted count down (``floor``) takes N: 2N within 0.9 W.
+    Windows aligned to multiples of W: for the keys whose first burst lands
+    at fraction x > 0.9 of a window, the second lands at f = x - 0.1 > 0.8 of
+    the next; the previous window weighs N (1 - f) < 1 there, so a counter
+    that admits while ``p (1 - f) + c + 1 <= N`` takes at most N - 1, and one
+    that rounds the weighted count down (``floor``) takes N: 2N within 0.9 W.
+    Windows anchored at a key's first request (``limits`` on Redis: TTLs
+    set at the first hit): the single hit anchors them, so every key's first
+    burst is at x = 0.95 of its second window and the second at f = 0.85 of
+    its third, the same worst case. The single hit, 1.95 W before, lies
+    outside every interval of length W that holds both bursts.
     """
     out: list[tuple[float, str, int]] = []
     for j in range(K_WORST):
         p, key = j * W / K_WORST, f"w{j}"
-        out += [*burst(p, key, QUOTA), *burst(p + WORST_GAP, key)]
+        out += [(p, key, 1), *burst(p + 1.95 * W, key, QUOTA), *burst(p + 2.85 * W, key)]
     return out
 
 

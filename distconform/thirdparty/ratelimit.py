@@ -11,6 +11,11 @@ library's non-blocking call with the library's defaults. Registered names
 - ``limits-moving-window[-redis]``: ``MovingWindowRateLimiter`` (documented as
   a log of hits: a sliding log).
 - ``limits-sliding-window-counter[-redis]``: ``SlidingWindowCounterRateLimiter``.
+  Declared difference between the two storages: ``memory://`` aligns the
+  windows on multiples of W of ``time.time()``; the Redis script anchors them
+  at the key's first hit (the counters' TTLs), so the same arrivals meet
+  other boundaries (tests/test_ratelimit_differential.py shows it). Both
+  round the weighted count down (``floor``): 2N within less than W (RL-4).
 
   Every ``limits`` name: ``storage_from_string(uri)`` (``key_prefix`` = the
   test's namespace on Redis), ``RateLimitItemPerSecond(N, W)``, and the
@@ -361,9 +366,12 @@ def pyrate_limiter_redis(ctx: Context) -> Implementation:
     Calls as ``pyrate-limiter-per-key`` with ``RedisBucket.init(rates, redis,
     "<ns>pyrate:<key>", algorithm)`` and ``RedisStateStore(redis,
     "<ns>pyrate-state:<key>")``; the clock is the library's default
-    (MonotonicClock for RedisBucket, WallClock for RedisStateStore) read on
-    the client. Deviations: per-key factory, ``blocking=False``,
-    ``socket_timeout=5`` on the connection (every network call has a timeout).
+    (``RedisBucket.now()`` is ``time.time()`` in ms, WallClock for
+    RedisStateStore) read on the client. Deviations: per-key factory,
+    ``blocking=False``, ``socket_timeout=5`` on the connection (every network
+    call has a timeout). Declared difference from ``pyrate-limiter-per-key``:
+    FixedWindow aligns windows on its timestamps, the wall clock here and
+    ``ctx.clock`` (monotonic) there, so their boundaries fall elsewhere.
     """
     return Implementation(
         client=lambda: PyrateClient(

@@ -19,6 +19,11 @@ token bucket                hash    ``tokens``, ``ts`` (time of last update)
 ==========================  ======  =========================================
 
 Every key expires once it can no longer matter, so an idle key costs nothing.
+Declared difference from the memory reference: fixed windows (and the
+sliding window counter's) are aligned on the server's ``TIME`` (epoch), the
+memory reference's on ``ctx.clock`` (monotonic), so the same arrivals meet
+other boundaries; the sliding log and the token bucket decide alike
+(tests/test_ratelimit_differential.py).
 Non-goals: clusters, replicas, durability across a restart.
 """
 
