@@ -34,7 +34,15 @@ CAPACITY = 1000
 #: round trips about a hundred.
 LOCAL_BATCH, REDIS_BATCH = 2000, 200
 ROUNDS = 50
-IN_PROCESS = ["memory", "cachetools", "lru-dict", "boltons", "pylru", "functools"]
+IN_PROCESS = [
+    "memory",
+    "cachetools",
+    "cachetools-locked",
+    "lru-dict",
+    "boltons",
+    "pylru",
+    "functools",
+]
 OPS = ["get-hit", "get-miss", "put-evict"]
 VALUE = "v" * 16
 

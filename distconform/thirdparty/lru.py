@@ -139,17 +139,57 @@ class LockedClient(MappingLRUClient):
         super().__init__(*args, **kwargs)
         self._lock = threading.Lock()
 
-    def __getattribute__(self, name: str) -> Any:
-        attr = super().__getattribute__(name)
-        if name.startswith("_") or not callable(attr):
-            return attr
-        lock = super().__getattribute__("_lock")
+    def configure(self, capacity: int) -> None:
+        with self._lock:
+            super().configure(capacity)
 
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return attr(*args, **kwargs)
+    def get(self, key: Any) -> str | None:
+        with self._lock:
+            return super().get(key)
 
-        return locked
+    def put(self, key: Any, value: str) -> None:
+        with self._lock:
+            super().put(key, value)
+
+    def delete(self, key: Any) -> bool:
+        with self._lock:
+            return super().delete(key)
+
+    def pop(self, key: Any) -> str | None:
+        with self._lock:
+            return super().pop(key)
+
+    def popitem(self) -> tuple[Any, str]:
+        with self._lock:
+            return super().popitem()
+
+    def clear(self) -> None:
+        with self._lock:
+            super().clear()
+
+    def evictions(self) -> list[tuple[Any, str]]:
+        with self._lock:
+            return super().evictions()
+
+    def contains(self, key: Any) -> bool:
+        with self._lock:
+            return super().contains(key)
+
+    def size(self) -> int:
+        with self._lock:
+            return super().size()
+
+    def keys(self) -> list[Any]:
+        with self._lock:
+            return super().keys()
+
+    def items(self) -> list[tuple[Any, str]]:
+        with self._lock:
+            return super().items()
+
+    def values(self) -> list[str]:
+        with self._lock:
+            return super().values()
 
 
 class LruDictClient(MappingLRUClient):
