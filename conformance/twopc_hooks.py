@@ -29,10 +29,13 @@ ACTIONS = (
     "error",  # before: the call raises ParticipantFailure and does nothing
     "timeout",  # before: the call raises TimeoutError and does nothing
     "lost-reply",  # after: the call took effect, then ConnectionError
+    "lost-reply-first",  # after: lost-reply at the first participant of the trace to get here
     "crash-participant",  # close() and reopen; before: nothing done, after: done
     "crash-coordinator",  # raise Crash (a BaseException): the coordinator dies here
     "slow:S",  # before: sleep S seconds, then make the call
     "slow-reply:S",  # after: the call took effect; sleep S seconds, then answer
+    "run:NAME",  # before or after: call trace.actions[NAME]() (a fault proxy's hold, say)
+    "run-first:NAME",  # the same, at the first participant of the trace to get here only
 )
 
 
@@ -61,6 +64,10 @@ class Trace:
     #: BaseException and rolls back cannot act after its own death). Cleared by
     #: the test before recovery.
     dead: bool = False
+    #: Set when a "lost-reply-first" fired: the others planned are spent.
+    first_fired: bool = False
+    #: name -> what a "run:NAME" fault calls.
+    actions: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def add(self, who: str, op: str, txid: str) -> None:
         with self.mutex:
@@ -125,10 +132,26 @@ class Hooked:
             raise TimeoutError(f"injected timeout at {self.name}.{op}")
         if action == "lost-reply":
             raise ConnectionError(f"injected lost reply from {self.name}.{op}")
+        if action == "lost-reply-first":
+            with self.trace.mutex:
+                first, self.trace.first_fired = not self.trace.first_fired, True
+            if first:
+                raise ConnectionError(f"injected lost reply from {self.name}.{op}")
+            return None
         if action == "crash-participant":
             self.crash()
             raise ConnectionError(f"{self.name} crashed at {op} ({when})")
-        kind, _, seconds = action.partition(":")
+        kind, _, arg = action.partition(":")
+        if kind == "run-first":
+            with self.trace.mutex:
+                first, self.trace.first_fired = not self.trace.first_fired, True
+            if first:
+                self.trace.actions[arg]()
+            return None
+        if kind == "run":
+            self.trace.actions[arg]()
+            return None
+        seconds = arg
         if (kind, when) in (("slow", "before"), ("slow-reply", "after")):
             time.sleep(float(seconds))
             return None

@@ -12,6 +12,10 @@ transfer half applied.
 from __future__ import annotations
 
 import random
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -106,6 +110,78 @@ def test_prepared_branch_survives_kill_9(
         f"after recovery from a crash {point}: A reads {pa2.read('k')}, B {pb.read('k')}"
     )
     assert pa2.in_doubt() == [] and pb.in_doubt() == [], "a branch is still in doubt"
+
+
+# ------------------------------------------- a coordinator process killed -9
+
+#: The coordinator's process: prepares t1 on A and B, then stalls at its decision
+#: log write, before it ("before-log": nothing durable yet) or after it
+#: ("after-log": the commit is on disk, no participant has heard it), and prints
+#: a line so that the test kills it -9 exactly there.
+_CHILD = """
+import sys, time
+from distconform.reference.twopc.coordinator import Coordinator, FileJournal
+from distconform.reference.twopc.mysql import XAParticipant
+url_a, url_b, ns, log, where = sys.argv[1:]
+parts = [XAParticipant(url_a, "bank", ns), XAParticipant(url_b, "bank", ns)]
+for p in parts:
+    p.write("t1", "k", 1)
+class Stalling(FileJournal):
+    def record(self, txid, state):
+        if where == "before-log":
+            print("STALLED", flush=True)
+            time.sleep(120)
+        super().record(txid, state)
+        if where == "after-log":
+            print("STALLED", flush=True)
+            time.sleep(120)
+Coordinator(Stalling(log)).run("t1", parts)
+"""
+
+
+@pytest.mark.parametrize(("where", "committed"), [("before-log", False), ("after-log", True)])
+@clause("TWOPC-6", "TWOPC-8")
+def test_coordinator_process_killed_at_its_decision(
+    two_servers: tuple[PrivateMariaDB, PrivateMariaDB], tmp_path: Path, where: str, committed: bool
+) -> None:
+    """SIGKILL of the coordinator's process with both branches prepared, just before or just
+    after its decision reached the log: recovery in a new process ends t1 as the log says."""
+    a, b = two_servers
+    ns = namespace()
+    log = str(tmp_path / "decisions.log")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, a.url, b.url, ns, log, where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([child.stdout], [], [], 60)
+        line = child.stdout.readline() if ready and child.stdout else ""
+        assert line.strip() == "STALLED", (
+            f"the coordinator process did not reach its decision in 60 s: {line!r}"
+        )
+        child.send_signal(signal.SIGKILL)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(30)
+    pa, pb = XAParticipant(a.url, "bank", ns), XAParticipant(b.url, "bank", ns)
+    try:
+        # The dead process's connections are gone; its prepared branches are not.
+        assert pa.in_doubt() == ["t1"] and pb.in_doubt() == ["t1"], (
+            f"after kill -9 {where}: XA RECOVER shows A {pa.in_doubt()}, B {pb.in_doubt()}"
+        )
+        out = Coordinator(FileJournal(log)).recover([pa, pb])
+        assert out == {"t1": committed}, f"recovery after kill -9 {where} decided {out}"
+        want = int(committed)
+        assert [pa.read("k"), pb.read("k")] == [want, want], (
+            f"after kill -9 {where} and recovery: A reads {pa.read('k')}, B {pb.read('k')}"
+        )
+        assert pa.in_doubt() == [] and pb.in_doubt() == [], "a branch is still in doubt"
+    finally:
+        for s in (a, b):
+            rollback_namespace(s.url, ns)
 
 
 # ------------------------------------------------------------------- bank test
