@@ -460,7 +460,13 @@ def _hammer(
 @clause("RL-8")
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
-    """Four client processes hit one key as fast as they can; the total keeps the bound."""
+    """Four client processes hit one key as fast as they can; the total keeps the bound.
+
+    Measured power: the planted unsynchronised read-modify-write
+    (``known_bad.ratelimit:RacyRedisLog``, ZCARD then ZADD in separate
+    commands) failed this test in 20 of 20 runs on the shared 2-core machine:
+    1.5 W of four processes racing for each freed place of the log.
+    """
     offered(impl, algorithm)
     calls, _ = _hammer(impl, algorithm, [None] * 4)
     found = excess(calls, algorithm)
@@ -1020,6 +1026,8 @@ RETURN_CASES = [
 RETURN_TRIALS = 5
 #: Polling step while waiting for the unit: the span overstates by up to this.
 POLL = 0.005
+#: Real-time timestamps of whole milliseconds (floored) are allowed this much.
+CLOCK_RESOLUTION = 0.001
 #: The loose bound: the old worst-case margin (``MARGIN``).
 RETURN_LOOSE = MARGIN
 
@@ -1037,7 +1045,7 @@ def test_quota_returns_on_time(
     settings: dict[str, Any],
     due: float,
 ) -> None:
-    """Spend a fresh key, poll every 5 ms: the first admitted poll comes ``due`` later.
+    """Spend 5 fresh keys (staggered), poll each every 5 ms: the first admitted comes ``due`` later.
 
     Span: from the start of the first admitted call of the spending burst to
     the end of the first admitted poll. The log's first unit leaves the
@@ -1057,36 +1065,49 @@ def test_quota_returns_on_time(
     except ValueError as exc:
         pytest.skip(f"{NOT_APPLICABLE}: the implementation refuses {settings}: {exc}")
     quota = settings.get("limit", settings.get("burst"))
-    samples = []
-    for trial in range(RETURN_TRIALS):
-        key = f"ret{trial}"
-        spent = e.run(c, burst(e.now(), key, quota + 1))
-        got = [x for x in spent if x.admitted]
-        expect(len(got) == quota and not spent[-1].admitted, f"{key}: {shown(spent)}")
-        since = got[0].start
-        deadline = since + due + RETURN_LOOSE + 1.0
-        back = None
-        e.wait_until(since + due - 0.05)
-        while e.now() < deadline:
-            x = e.hit(c, key)
-            if x.admitted:
-                back = x
-                break
-            e.wait_until(x.start + POLL)
-        assert back is not None, (
-            f"{algorithm} {settings}: no unit came back within {due + RETURN_LOOSE + 1.0:.2f} s "
-            f"of {since:.4f}: {shown(spent)}"
-        )
-        samples.append(back.end - since)
+    # The trials run on their own keys (a key alone is all the clause talks
+    # about), staggered so that their returns fall at distinct moments: one
+    # stall of a loaded machine then spoils one sample, not the median.
+    stagger = max(due / RETURN_TRIALS, 0.1)
+    keys = [f"ret{trial}" for trial in range(RETURN_TRIALS)]
+    since: dict[str, float] = {}
+    spent: dict[str, list[Call]] = {}
+    back: dict[str, Call] = {}
+    origin = e.now()
+    deadline = origin + stagger * RETURN_TRIALS + due + RETURN_LOOSE + 1.0
+    while len(back) < len(keys) and e.now() < deadline:
+        step = e.now()
+        for i, key in enumerate(keys):
+            if key not in spent and e.now() >= origin + i * stagger:
+                spent[key] = e.run(c, burst(e.now(), key, quota + 1))
+                got = [x for x in spent[key] if x.admitted]
+                expect(len(got) == quota and not spent[key][-1].admitted, shown(spent[key]))
+                since[key] = got[0].start
+            elif key in since and key not in back and e.now() >= since[key] + due - 0.05:
+                x = e.hit(c, key)
+                if x.admitted:
+                    back[key] = x
+        e.wait_until(step + POLL)
+    late = sorted(set(keys) - set(back))
+    assert not late, (
+        f"{algorithm} {settings}: no unit came back within {due + RETURN_LOOSE + 1.0:.2f} s on "
+        + "; ".join(f"{k}: {shown(spent.get(k, []))}" for k in late)
+    )
+    samples = [back[k].end - since[k] for k in keys]
     timing.check(
         f"{algorithm} {settings}: first unit back after spending (due {due} s)",
         samples,
-        # 1e-9: offsets on the fake clock are sums of float steps (0.2 comes
-        # out as 0.19999999999999996); nothing a real clock could show.
-        at_least=due - 1e-9,
+        # On a fake clock 1e-9: offsets are sums of float steps (0.2 comes out
+        # as 0.19999999999999996). In real time 1 ms: libraries stamp requests
+        # in whole milliseconds, floored (pyrate's clocks), so a unit may come
+        # back up to 1 ms before the call's measured start + due; the exact
+        # boundary is RL-12's, on a fake clock.
+        at_least=due - (1e-9 if e.fake else CLOCK_RESOLUTION),
         at_most=due + POLL,
         loose=RETURN_LOOSE,
-        tight=timing.tight(e.subject, round_trips=2),
+        # A poll round is one call per trial: that many round trips, and one
+        # more for the admitted call itself.
+        tight=timing.tight(e.subject, round_trips=RETURN_TRIALS + 1),
     )
 
 
