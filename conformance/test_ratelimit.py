@@ -721,24 +721,26 @@ K_WORST = 32
 WORST_GAP = 0.9 * W
 
 
-def swc_worst_schedule() -> list[tuple[float, str, int]]:
-    """Per key j, from phase j W / 32: one hit, a full burst 1.95 W later, another 0.9 W later.
+def swc_worst_bursts(anchors: dict[str, float]) -> list[tuple[float, str, int]]:
+    """Per key: a full burst 1.95 W after its anchoring hit, another 0.9 W later.
 
-    Windows aligned to multiples of W: for the keys whose first burst lands
-    at fraction x > 0.9 of a window, the second lands at f = x - 0.1 > 0.8 of
-    the next; the previous window weighs N (1 - f) < 1 there, so a counter
-    that admits while ``p (1 - f) + c + 1 <= N`` takes at most N - 1, and one
-    that rounds the weighted count down (``floor``) takes N: 2N within 0.9 W.
-    Windows anchored at a key's first request (``limits`` on Redis: TTLs
-    set at the first hit): the single hit anchors them, so every key's first
-    burst is at x = 0.95 of its second window and the second at f = 0.85 of
-    its third, the same worst case. The single hit, 1.95 W before, lies
+    The anchoring hits (one per key, from phase j W / 32) were made first, so
+    the bursts are placed from when each anchor's call really started: a late
+    anchor cannot move its key out of the worst case. Windows aligned to
+    multiples of W: for the keys whose first burst lands at fraction x > 0.9
+    of a window, the second lands at f = x - 0.1 > 0.8 of the next; the
+    previous window weighs N (1 - f) < 1 there, so a counter that admits
+    while ``p (1 - f) + c + 1 <= N`` takes at most N - 1, and one that rounds
+    the weighted count down (``floor``) takes N: 2N within 0.9 W. Windows
+    anchored at a key's first request (``limits`` on Redis: TTLs set at the
+    first hit): every key's first burst is at x = 0.95 of its second window
+    and the second at f = 0.85 of its third, the same worst case, with 50 ms
+    of slack for a late first burst. The anchoring hit, 1.95 W before, lies
     outside every interval of length W that holds both bursts.
     """
     out: list[tuple[float, str, int]] = []
-    for j in range(K_WORST):
-        p, key = j * W / K_WORST, f"w{j}"
-        out += [(p, key, 1), *burst(p + 1.95 * W, key, QUOTA), *burst(p + 2.85 * W, key)]
+    for key, t in anchors.items():
+        out += [*burst(t + 1.95 * W, key, QUOTA), *burst(t + 2.85 * W, key)]
     return out
 
 
@@ -750,10 +752,11 @@ def test_sliding_window_counter_worst_case(impl: Subject, env: Callable[..., Env
     c = e.client("sliding-window-counter")
     # The first call of a client can take 0.1 s (a worker thread, a
     # connection): made late, the first keys' bursts leave their phases, and
-    # the one key in the band may be among them. Warm up, then start.
+    # the keys in the band may be among them. Warm up, then start.
     e.hit(c, "warm-up")
     base = e.now() + 0.05
-    calls = e.run(c, [(base + t, key, cost) for t, key, cost in swc_worst_schedule()])
+    anchors = e.run(c, [(base + j * W / K_WORST, f"w{j}", 1) for j in range(K_WORST)])
+    calls = anchors + e.run(c, swc_worst_bursts({x.key: x.start for x in anchors}))
     expect(any(x.admitted for x in calls), "no hit of the schedule was admitted")
     found = excess(calls, "sliding-window-counter")
     assert found is None, found

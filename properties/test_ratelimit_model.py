@@ -182,3 +182,64 @@ def test_sliding_window_counter_on_fake_clock(impl: Subject) -> None:
 def test_token_bucket_on_fake_clock(impl: Subject) -> None:
     """A token bucket admits exactly when every interval stays within b + r d."""
     check(impl, "token-bucket")
+
+
+# ------------------------------------------------------------------ observers
+
+
+def drive_observers(
+    impl: Subject, algorithm: str, quota: int, arrivals: list[tuple[float, str, int]]
+) -> None:
+    """Before every hit: peek agrees with it, remaining is exactly what fits; clear resets."""
+    clock, s = configure(impl, algorithm, quota)
+    try:
+        c = s.client("o")
+        params = (
+            {"rate": quota / W, "burst": quota}
+            if algorithm == "token-bucket"
+            else {"limit": quota, "window": W}
+        )
+        c.configure(algorithm, **params)
+        cost_ok = impl.has("cost")
+        history: list[str] = []
+        for i, (gap, key, cost) in enumerate(arrivals):
+            clock.advance(gap)
+            cost = cost if cost_ok else 1
+            now = clock.now() - START
+            said = (c.peek(key, cost) if cost != 1 else c.peek(key)) if impl.has("peek") else None
+            left = c.remaining(key) if impl.has("remaining") else None
+            ok = c.hit(key, cost) if cost != 1 else c.hit(key)
+            history.append(f"t={now:g} peek={said} remaining={left} hit({key!r}, {cost}) -> {ok}")
+            if said is not None:
+                assert said == ok, "peek disagreed with the hit after it: " + "; ".join(history)
+            if left is not None and cost_ok:
+                assert ok == (cost <= left), (
+                    "remaining disagreed with the hit after it: " + "; ".join(history)
+                )
+            if impl.has("clear") and i % 7 == 6:
+                c.clear(key)
+                history.append(f"clear({key!r})")
+                if impl.has("remaining"):
+                    assert c.remaining(key) == quota, "clear left quota spent: " + "; ".join(
+                        history
+                    )
+    finally:
+        s.close()
+
+
+@clause("RL-14", "RL-15", "RL-17")
+@pytest.mark.parametrize(
+    "algorithm", ["sliding-log", "fixed-window", "sliding-window-counter", "token-bucket"]
+)
+def test_observers_agree_with_hits(impl: Subject, algorithm: str) -> None:
+    """On a fake clock, peek and remaining answer what the next hit does; clear restores."""
+    if not any(impl.has(cap) for cap in ("peek", "remaining", "clear")):
+        pytest.skip(f"{NOT_APPLICABLE}: declares none of peek, remaining, clear")
+    configure(impl, algorithm, 1)[1].close()
+
+    @PROPERTY
+    @given(quota=QUOTAS, arrivals=ARRIVALS)
+    def run(quota: int, arrivals: list[tuple[float, str, int]]) -> None:
+        drive_observers(impl, algorithm, quota, arrivals)
+
+    run()

@@ -27,6 +27,10 @@ CAUGHT = {
     "LimitOneShort": ("RL-1", "RL-5"),
     "RefillTwice": ("RL-5",),
     "SWCIgnoresPrevious": ("RL-4",),
+    "SWCFloor": ("RL-4",),
+    "PeekOffByOne": ("RL-14",),
+    "RemainingOneMore": ("RL-15",),
+    "ClearNothing": ("RL-17",),
 }
 #: The child run takes about ten seconds; this only stops a hung run.
 RUN_TIMEOUT = 300
