@@ -136,7 +136,9 @@ def expect_exactly(c: Any, model: Model, gone: Iterable[str | None], repro: str)
 
 
 @clause("LRU-1")
-@pytest.mark.parametrize("capacity", [1, 3, 8])
+# 64: a cache that counts bytes (Redis allkeys-lru) can be off by a fraction of
+# an entry per entry, which shows only at a larger capacity.
+@pytest.mark.parametrize("capacity", [1, 3, 8, 64])
 def test_never_more_entries_than_capacity(impl: Any, capacity: int) -> None:
     """After 3 x capacity + 1 puts of distinct keys, at most capacity of them are present."""
     c = new_cache(impl, capacity)
@@ -326,13 +328,17 @@ def test_invalid_capacity_is_refused(impl: Any, capacity: object) -> None:
         )
     else:
         pytest.fail(f"configure({capacity!r}) was accepted; LRU-8 asks for ValueError or TypeError")
-    # Probe after the refusal: the client takes a valid capacity and keeps to it.
-    exact(impl)
+    # Probe after the refusal: the client takes a valid capacity and holds
+    # that many entries (eviction order is other clauses' business).
     c.configure(2)
-    m = Model(2)
-    steps = f"configure({capacity!r}) (refused); configure(2)"
-    steps = put_and_check_evictions(c, m, ["a", "b", "c"], steps)
-    expect_exactly(c, m, [], f"repro: {steps}")
+    for k in ("a", "b"):
+        c.put(k, val(k))
+    for k in ("a", "b"):
+        got = c.get(k)
+        assert got == val(k), (
+            f"repro: configure({capacity!r}) (refused); configure(2); put a, b; get({k!r}) "
+            f"returned {got!r}: the refused call left the client unable to take a capacity"
+        )
 
 
 # ------------------------------------------------------------------ observers
@@ -522,26 +528,31 @@ def test_clients_share_one_cache_and_one_order(impl: Any) -> None:
 #: RUN_STEPS operations from a fixed seed. Small hand-built cases cannot tell
 #: a cache that is right only when small (a linear scan with an off-by-one at
 #: some length, a bounded recency list) from a right one; this can. Two
-#: runs (without deletes, for the clauses that do not need delete, and with
-#: them): about 0.5 s each on an in-process cache, 2 s (5 s on a loaded
+#: runs (gets and new keys only, for LRU-1 to LRU-3; then everything, for
+#: LRU-4 to LRU-7): about 0.5 s each on an in-process cache, 2 s (5 s on a loaded
 #: 2-core machine) on the Redis reference.
 RUN_CAPACITY, RUN_KEYS, RUN_STEPS, RUN_SEED = 300, 450, 2500, 20261201
 
 
-def _long_run(impl: Any, deletes: bool) -> None:
-    """RUN_STEPS seeded calls on RUN_CAPACITY entries, each answer compared with the model."""
+def _long_run(impl: Any, everything: bool) -> None:
+    """RUN_STEPS seeded calls on RUN_CAPACITY entries, each answer compared with the model.
+
+    Without ``everything``, only gets and puts of absent keys (the calls
+    LRU-1, LRU-2 and LRU-3 speak of); with it, re-puts of present keys and
+    deletes too.
+    """
     exact(impl)
     c, m = new_cache(impl, RUN_CAPACITY), Model(RUN_CAPACITY)
     rnd = random.Random(RUN_SEED)
     keys = [f"k{i}" for i in range(RUN_KEYS)]
-    mix = f"seed {RUN_SEED}, {'with' if deletes else 'without'} deletes"
+    mix = f"seed {RUN_SEED}, {'gets, puts, re-puts, deletes' if everything else 'gets, new puts'}"
     for step in range(RUN_STEPS):
         k, r = rnd.choice(keys), rnd.random()
         where = f"repro: configure({RUN_CAPACITY}); {mix}, step {step}"
-        if r < 0.45:
+        if r < 0.45 or (not everything and k in m.entries):
             got, want = c.get(k), m.get(k)
             assert got == want, f"{where}: get({k!r}) returned {got!r}, expected {want!r}"
-        elif r < 0.85 or not deletes:
+        elif r < 0.85 or not everything:
             v = val(k, step)
             c.put(k, v)
             evicted = m.put(k, v)
@@ -555,16 +566,16 @@ def _long_run(impl: Any, deletes: bool) -> None:
     expect_exactly(c, m, [], f"repro: configure({RUN_CAPACITY}); {mix}, the end")
 
 
-@clause("LRU-1", "LRU-2", "LRU-3", "LRU-5")
+@clause("LRU-1", "LRU-2", "LRU-3")
 def test_long_seeded_run_agrees_with_the_model(impl: Any) -> None:
-    """2500 seeded gets and puts on 300 entries agree with the model at every step."""
-    _long_run(impl, deletes=False)
+    """2500 seeded gets and puts of new keys on 300 entries agree with the model at every step."""
+    _long_run(impl, everything=False)
 
 
-@clause("LRU-4", "LRU-6", "LRU-7")
+@clause("LRU-4", "LRU-5", "LRU-6", "LRU-7")
 def test_long_seeded_run_with_deletes_agrees_with_the_model(impl: Any) -> None:
-    """2500 seeded gets, puts and deletes on 300 entries agree with the model at every step."""
-    _long_run(impl, deletes=True)
+    """2500 seeded gets, puts, re-puts and deletes on 300 entries agree with the model."""
+    _long_run(impl, everything=True)
 
 
 def _shuffled(impl: Any, capacity: int, seed: int) -> tuple[Any, Model]:
@@ -796,6 +807,12 @@ def test_pop_returns_the_value_and_removes_the_key(impl: Any) -> None:
         got = c.pop(again)
         assert got is None, (
             f"repro: configure(4); put a, b, c, d; get a; pop c; pop({again!r}) returned {got!r}"
+        )
+    if impl.has("size"):
+        n = c.size()
+        assert n == 3, (
+            f"repro: configure(4); put a, b, c, d; get a; pop c; pop c; pop x; size() is {n}, "
+            "expected 3"
         )
     # e fits without an eviction; then f, g evict b and d (the order b, d, a kept).
     steps = put_and_check_evictions(

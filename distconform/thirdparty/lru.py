@@ -429,6 +429,8 @@ def functools_lru_cache(ctx: Context) -> Implementation:
 #: Redis counts against ``maxmemory`` too) stay a small part of one entry.
 #: Just under 1 MiB, so the value fills one allocator size class.
 _PAD = 1_000_000
+#: Padded entries measured to learn one entry's cost.
+_PROBES = 4
 
 # Store ARGV[1] behind _PAD dots, built on the server: a 1 MB argument would
 # grow the connection's query buffer, which Redis also counts as used memory.
@@ -443,9 +445,10 @@ return redis.call('SET', KEYS[1], string.rep('.', tonumber(ARGV[2])) .. ARGV[1])
 #: The share of evictions from the newer half of a full cache (LRU-26) this
 #: adapter declares for Redis's sampled LRU (``maxmemory-samples`` 5, its
 #: default, with the 16-entry eviction pool), measured with LRU-26's schedule
-#: on this machine's redis-server over 26 runs of 64 entries: shares 0 to
-#: 0.29, median 0.04. A uniformly random victim gives a median of 0.59 and a
-#: share below 0.44 in 1 % of 2000 simulated runs: 0.4 separates the two.
+#: on this machine's redis-server over 24 runs of 64 entries (32 evictions
+#: each): shares 0.03 to 0.22, median 0.1. A uniformly random victim gives a
+#: median of 0.59 and a share below 0.44 in 1 % of 2000 simulated runs: 0.4
+#: separates the two.
 ALLKEYS_BOUND = 0.4
 
 
@@ -470,17 +473,25 @@ class AllkeysServer:
             return self._server.url
 
     def budget(self, r: Any, capacity: int, probe: str) -> None:
-        """Set ``maxmemory`` to what ``capacity`` entries take, measured on a probe entry."""
+        """Set ``maxmemory`` to what ``capacity`` entries take, measured on probe entries."""
         with self._lock:
             if self._capacity is not None:
                 if self._capacity != capacity:
                     raise capacity_mismatch(self._capacity, capacity)
                 return
             r.config_set("maxmemory", 0)  # no eviction while measuring
-            before = int(r.info("memory")["used_memory"])
-            r.eval(_PUT, 1, probe, "", _PAD)
-            entry = int(r.info("memory")["used_memory"]) - before
+            # The first script call costs more than an entry (the script is
+            # cached, the keyspace grows): a budget measured on it held 68
+            # entries at capacity 64. Warm up, then take the marginal cost
+            # of several entries.
+            r.eval(_PUT, 1, probe, "", 0)
             r.delete(probe)
+            before = int(r.info("memory")["used_memory"])
+            probes = [f"{probe}{i}" for i in range(_PROBES)]
+            for p in probes:
+                r.eval(_PUT, 1, p, "", _PAD)
+            entry = (int(r.info("memory")["used_memory"]) - before) // _PROBES
+            r.delete(*probes)
             # Half an entry of slack: the measurement moves by a few hundred
             # bytes, and a budget that just fits N entries must not hold N - 1.
             r.config_set("maxmemory", before + capacity * entry + entry // 2)
