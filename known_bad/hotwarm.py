@@ -241,6 +241,20 @@ class SwitchoverDropsPending(Bad):
         super().switchover()
 
 
+class UnlockedWrites(Bad):
+    """Async pair whose write path skips the lock the heartbeat's shipping step holds.
+
+    A write that appends to the log between the step's shipment and its
+    ``pending = []`` is acknowledged and never shipped: one client used from
+    several threads loses writes from the warm copy.
+    """
+
+    MODE = "async"
+
+    def node_write(self, n: Node, key: str, value: str) -> bool:
+        return self.apply_write(n, key, value)  # no ``with self.mutex``
+
+
 def _spec(cls: type) -> str:
     return f"{__name__}:{cls.__name__}.factory"
 
@@ -310,5 +324,10 @@ KNOWN_BAD = [
     KnownBad(
         "switchover-drops-pending", "hotwarm", _spec(SwitchoverDropsPending), ("HW-14",),
         "a planned switchover promotes the replica before it has the primary's last writes",
+    ),
+    KnownBad(
+        "unlocked-writes", "hotwarm", _spec(UnlockedWrites), ("HW-15",),
+        "the write path appends to the replication log without the lock the shipping step "
+        "holds: concurrent writes are acknowledged and never shipped",
     ),
 ]  # fmt: skip

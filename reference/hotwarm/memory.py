@@ -25,6 +25,7 @@ writes alone (degraded mode, spec "Non-guarantees").
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from distconform.api import Context, FakeClock, Implementation
@@ -75,6 +76,9 @@ class MemoryCluster:
         self.epoch = 1
         self._last_heard = self.clock.now()
         self._next_tick = self._last_heard + self.heartbeat
+        #: One lock over the nodes: clients write from several threads while
+        #: the control's thread runs heartbeat steps (HW-15).
+        self.mutex = threading.RLock()
 
     # ------------------------------------------------------------ control
 
@@ -96,35 +100,44 @@ class MemoryCluster:
         end = self.clock.now() + max(0.0, seconds)
         while self._next_tick <= end + 1e-9:
             self.clock.advance(max(0.0, self._next_tick - self.clock.now()))
-            self.tick()
+            with self.mutex:
+                self.tick()
             self._next_tick += self.heartbeat
         rest = end - self.clock.now()
         if rest > 0:
             self.clock.advance(rest)
 
     def kill(self, node: str) -> None:
-        n = self._node(node)
-        n.state, n.data, n.pending = "dead", {}, []
+        with self.mutex:
+            n = self._node(node)
+            n.state, n.data, n.pending = "dead", {}, []
 
     def pause(self, node: str) -> None:
-        n = self._node(node)
-        if n.state == "up":
-            n.state = "paused"
+        with self.mutex:
+            n = self._node(node)
+            if n.state == "up":
+                n.state = "paused"
 
     def resume(self, node: str) -> None:
-        n = self._node(node)
-        if n.state == "paused":
-            n.state = "up"
+        with self.mutex:
+            n = self._node(node)
+            if n.state == "paused":
+                n.state = "up"
 
     def restart(self, node: str) -> None:
-        n = self._node(node)
-        if n.state != "dead":
-            self.kill(node)
-        # Comes back empty with its original configuration; tick() demotes it.
-        n.state, n.role, n.epoch = "up", "hot" if node == "a" else "warm", 0
+        with self.mutex:
+            n = self._node(node)
+            if n.state != "dead":
+                self.kill(node)
+            # Comes back empty with its original configuration; tick() demotes it.
+            n.state, n.role, n.epoch = "up", "hot" if node == "a" else "warm", 0
 
     def switchover(self) -> None:
         """Move the hot role to the warm node; raises when there is no healthy warm node."""
+        with self.mutex:
+            self._switchover()
+
+    def _switchover(self) -> None:
         old = self._nodes[self.directory]
         new = self.peer(old)
         if old.state != "up" or new.state != "up" or new.role != "warm":
@@ -143,10 +156,11 @@ class MemoryCluster:
         return self.node_write(self._node(node), key, value)
 
     def read_direct(self, node: str, key: str) -> str | None:
-        n = self._node(node)
-        if n.state != "up":
-            raise NodeDown(f"node {node} is {n.state}")
-        return n.data.get(key)
+        with self.mutex:
+            n = self._node(node)
+            if n.state != "up":
+                raise NodeDown(f"node {node} is {n.state}")
+            return n.data.get(key)
 
     # ------------------------------------------------------------ the nodes
 
@@ -161,6 +175,11 @@ class MemoryCluster:
 
     def node_write(self, n: Node, key: str, value: str) -> bool:
         """One write at node ``n``; True when acknowledged."""
+        with self.mutex:
+            return self.apply_write(n, key, value)
+
+    def apply_write(self, n: Node, key: str, value: str) -> bool:
+        """The write itself; the caller holds the mutex."""
         if n.state != "up":
             raise NodeDown(f"node {n.name} is {n.state}")
         if n.role != "hot":
@@ -186,7 +205,8 @@ class MemoryCluster:
         """Ship ``entries``; True when the warm node applied them."""
         if warm.state != "up" or warm.role != "warm" or warm.epoch > hot.epoch:
             return False
-        warm.data.update(entries)
+        for key, value in entries:  # applied one by one, as a replica reads its stream
+            warm.data[key] = value
         return True
 
     def tick(self) -> None:
@@ -206,7 +226,10 @@ class MemoryCluster:
             elif n.role == "warm" and n.epoch < self.epoch:
                 self.demote(n, hot)
         if hot.state == "up" and hot.pending:
-            if self.replicate(hot, self.peer(hot), hot.pending):
+            # The batch is what this step ships; the mutex keeps writes from
+            # appending between the copy and the reset (HW-15).
+            batch = list(hot.pending)
+            if self.replicate(hot, self.peer(hot), batch):
                 hot.pending = []
 
     def promote(self) -> None:

@@ -24,6 +24,18 @@ Sentinels then make it a replica, and the full resync drops those writes.
 (Redis's own ``min-replicas-to-write`` fences too, but it would also stop the
 promoted node, which has no replica, from taking any write at all.)
 
+Switchover (capability ``switchover``): ``SENTINEL FAILOVER`` alone promotes
+the replica while the old primary, healthy, still takes writes, and in async
+mode its last writes may not have reached the replica; both are lost when
+the old primary is reconfigured. So :meth:`RedisSentinelPair.switchover`
+first stops writes on the old primary (``CLIENT PAUSE <ms> WRITE``), waits
+until the replica's offset reaches the primary's, asks one Sentinel for
+``SENTINEL FAILOVER``, waits until the Sentinels name the replica and it
+says ``master``, makes the old primary a replica itself (``REPLICAOF``, what
+the Sentinels would do a little later) and only then lifts the pause. A
+client write held by the pause times out (not acknowledged) or reaches a
+replica and gets READONLY.
+
 Sentinel timings: ``down-after-milliseconds`` 1500, so a pause under ~1.5 s
 never starts a failover (declared hold-off H = 1.0 s, with 0.5 s for a busy
 machine); failover-timeout 3000. Replication is diskless with no delay, so a
@@ -64,6 +76,10 @@ HOLD_OFF = 1.0
 #: Async: the replica streams writes at once; measured lag is milliseconds.
 #: Declared as one second, the replica's ACK period.
 ASYNC_LOSS_WINDOW = 1.0
+
+#: Seconds a switchover may take in all; the old primary's writes stay paused
+#: at most this long (and the pause lifts itself after it, should we die).
+SWITCHOVER_TIMEOUT = 5.0
 
 #: Data-node settings: diskless full sync with no delay, so a rejoin is quick.
 REDIS_ARGS = (
@@ -252,6 +268,40 @@ class RedisSentinelPair:
         self._dead.discard(node)
         self._paused.discard(node)
 
+    def switchover(self) -> None:
+        """Planned move of the primary role to the replica, losing nothing (module doc)."""
+        old = self.hot()
+        if old is None or old in self._dead or old in self._paused:
+            raise RuntimeError(f"no switchover: the Sentinels name {old!r} as the primary")
+        new = next(n for n in self._servers if n != old)
+        end = time.monotonic() + SWITCHOVER_TIMEOUT
+
+        def until(what: str, done: Any) -> None:
+            while not done():
+                if time.monotonic() > end:
+                    raise TimeoutError(f"switchover {old} -> {new}: {what} not seen in time")
+                time.sleep(0.02)
+
+        pause_ms = int(SWITCHOVER_TIMEOUT * 1000)
+        with _connect(self._servers[old].port) as r_old, _connect(self._servers[new].port) as r_new:
+            r_old.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+            try:
+                offset = int(r_old.info("replication")["master_repl_offset"])
+                until(
+                    "the replica at the primary's offset",
+                    lambda: int(r_new.info("replication").get("slave_repl_offset", -1)) >= offset,
+                )
+                with _connect(self._sentinels[0].port) as s:
+                    s.execute_command("SENTINEL", "FAILOVER", SERVICE)
+                until(
+                    "the Sentinels naming the replica",
+                    lambda: self.hot() == new and r_new.execute_command("ROLE")[0] == "master",
+                )
+                r_old.execute_command("REPLICAOF", "127.0.0.1", self._servers[new].port)
+            finally:
+                with contextlib.suppress(Exception):
+                    r_old.execute_command("CLIENT", "UNPAUSE")
+
     def now(self) -> float:
         return time.monotonic()
 
@@ -337,6 +387,9 @@ class RedisSentinelClient:
     def control(self) -> RedisSentinelPair:
         return self._pair
 
+    def switchover(self) -> None:
+        self._pair.switchover()
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._master.close()
@@ -351,7 +404,7 @@ def _build(ctx: Context, mode: str) -> Implementation:
 
     return Implementation(
         client=client,
-        capabilities=frozenset({mode}),
+        capabilities=frozenset({mode, "switchover"}),
         # The pair is private; "redis" only makes a run without Redis skip it.
         needs=frozenset({"redis"}),
         package="redis",
