@@ -34,7 +34,7 @@ from distconform.conformance.test_hotwarm import (
     try_write,
     wait_role,
 )
-from distconform.guard import DEFAULT_CALL_TIMEOUT
+from distconform.guard import DEFAULT_CALL_TIMEOUT, Guarded
 from distconform.plugin import Subject
 
 pytestmark = pytest.mark.faults
@@ -119,3 +119,90 @@ def test_kill_restart_and_pause_under_load(
         }
         assert not late, f"async mode lost writes older than L across the pause: {late}"
     assert try_write(pair.client("last").write, "last", "1"), "the pair takes no write at the end"
+
+
+#: Seconds the request is delayed in the "client gave up, server did it" case:
+#: past the client's socket timeout (NODE_TIMEOUT + WAIT_MS = 1.5 s).
+LATE_REQUEST = 2.0
+
+
+@clause("HW-13")
+def test_unacknowledged_writes_through_a_fault_proxy_end_the_same_on_both_nodes(
+    pair: Subject, record_property: Callable[[str, Any], None]
+) -> None:
+    """Forced schedules on the write path, then probes of what each write left.
+
+    A client reaches the primary through a fault proxy (the reference's own
+    commit over a connection to the proxy):
+
+    1. reply held, then the connection cut: the server did the write (and in
+       sync mode the WAIT), the client heard nothing and got an error;
+    2. request delayed past the client's timeout: the client gave up first.
+       (Measured: the write never reaches the server, because the proxy drops
+       a delayed request whose client closed its side; the probes hold either
+       way.)
+
+    Neither is acknowledged. Each is followed by probes: the primary is
+    unchanged and says it is hot, the pair takes a new write, and the key
+    reads the same on both nodes (within 3 T): the write happened on both or
+    on neither, never on one.
+    """
+    from distconform.faultproxy import FaultProxy
+    from distconform.reference.hotwarm.redis import _connect
+
+    c = pair.client("a")
+    raw = c.control()
+    ctl = Guarded(raw, f"{pair.name}.control", 60.0)
+    hot = ctl.hot()
+    warm = other(ctl, hot)
+    proxy = FaultProxy(("127.0.0.1", raw._servers[hot].port)).start()
+    try:
+        conn = _connect(proxy.address[1])
+        assert raw.commit(conn, "pre", "1") is True, "a write through the proxy is acknowledged"
+        outcomes = {}
+        proxy.hold("reply")
+        outcomes["held"] = _attempt(raw, conn, "held")
+        proxy.cut()
+        proxy.reset()
+        conn = _connect(proxy.address[1])
+        proxy.delay(LATE_REQUEST, "request")
+        outcomes["late"] = _attempt(raw, conn, "late")
+        # Let the delayed request reach the server after the client gave up.
+        ctl.sleep(LATE_REQUEST)
+        proxy.reset()
+        proxy.cut()
+    finally:
+        proxy.stop()
+    for key, what in outcomes.items():
+        record_property(f"proxy.{key}", what)
+        print(f"hotwarm fault [{pair.name}] {key}: {what}")
+        assert what != "acknowledged", f"{key}: a write with a held/late exchange was acknowledged"
+    # Probes: the same primary, hot by its own account, taking writes.
+    now = (ctl.hot(), ctl.role(hot))
+    assert now == (hot, "hot"), f"after the proxy faults, discovery and role of {hot}: {now}"
+    assert try_write(pair.client("b").write, "after", "1"), "no write acknowledged after the faults"
+    end = ctl.now() + SETUP_T * ctl.detection_bound
+    split = _split(ctl, hot, warm, outcomes)
+    while split and ctl.now() <= end:
+        ctl.sleep(0.1)
+        split = _split(ctl, hot, warm, outcomes)
+    applied = {k: ctl.read_direct(hot, k) for k in outcomes}
+    record_property("proxy.applied", applied)
+    print(f"hotwarm fault [{pair.name}] applied on both nodes: {applied}")
+    assert not split, f"unacknowledged writes differ between {hot} and {warm}: {split}"
+
+
+def _attempt(raw: Any, conn: Any, key: str) -> str:
+    try:
+        return "acknowledged" if raw.commit(conn, key, "x") is True else "refused"
+    except Exception as exc:
+        return f"raised {type(exc).__name__}"
+
+
+def _split(ctl: Any, hot: str, warm: str, keys: Any) -> dict[str, tuple[Any, Any]]:
+    out = {}
+    for k in keys:
+        on_hot, on_warm = ctl.read_direct(hot, k), ctl.read_direct(warm, k)
+        if on_hot != on_warm:
+            out[k] = (on_hot, on_warm)
+    return out

@@ -75,7 +75,7 @@ class PlainSetPair(RedisSentinelPair):  # type: ignore[misc]  # reference is out
         self.kwargs = kwargs
         self._lib: Any = None
 
-    def commit(self, conn: Any, key: str, value: str) -> bool:
+    def commit(self, conn: Any, key: str, value: str, seen: Any = None) -> bool:
         return conn.set(self.namespace + key, value) is True
 
     def library_sentinel(self) -> Any:

@@ -99,6 +99,18 @@ def _connect(port: int, timeout: float = NODE_TIMEOUT + WAIT_MS / 1000) -> Any:
     )  # fmt: skip
 
 
+class ReplicaSeen:
+    """What one client's last write saw: a replica attached (sync mode: send WAIT).
+
+    Per client, not per pair: one client's timeout says nothing about the
+    node another client talks to (a shared flag made a healthy pair refuse
+    the next write of every client after any one client's error).
+    """
+
+    def __init__(self) -> None:
+        self.attached = True
+
+
 class RedisSentinelPair:
     """The control object: two ``redis-server`` nodes and three Sentinels."""
 
@@ -117,8 +129,6 @@ class RedisSentinelPair:
         self._dead: set[str] = set()
         self._paused: set[str] = set()
         self._sentinel: Any = None
-        #: Whether the last write saw a replica attached (sync: send WAIT).
-        self._replica_seen = True
 
     # ------------------------------------------------------------ lifecycle
 
@@ -316,7 +326,7 @@ class RedisSentinelPair:
 
     # ------------------------------------------------------------ writes
 
-    def commit(self, conn: Any, key: str, value: str) -> bool:
+    def commit(self, conn: Any, key: str, value: str, seen: ReplicaSeen | None = None) -> bool:
         """One write on ``conn``'s node; True when acknowledged (see the module doc).
 
         One round trip on one connection: ``SET``, then (sync, while a replica
@@ -325,7 +335,8 @@ class RedisSentinelPair:
         for its whole timeout; a wrong guess costs time or one unacknowledged
         write, never a false acknowledgement.
         """
-        wait = self.mode == "sync" and self._replica_seen
+        seen = ReplicaSeen() if seen is None else seen
+        wait = self.mode == "sync" and seen.attached
         pipe = conn.pipeline(transaction=False)
         pipe.set(self.namespace + key, value)
         if wait:
@@ -336,13 +347,13 @@ class RedisSentinelPair:
         except Exception:
             # The node is gone or stuck: the next node may well have no
             # replica yet, so do not make its first write wait for one.
-            self._replica_seen = False
+            seen.attached = False
             raise
         info = replies[-1]
         if any(isinstance(r, Exception) for r in replies) or info.get("role") != "master":
             return False  # READONLY on a replica, or the write did not happen
         attached = int(info.get("connected_slaves", 0)) > 0
-        self._replica_seen = attached
+        seen.attached = attached
         if attached:
             if self.mode == "async":
                 return True  # a replica is attached and streams the write on
@@ -371,6 +382,7 @@ class RedisSentinelClient:
         from redis.retry import Retry
 
         self._pair = pair
+        self._seen = ReplicaSeen()
         self._master = pair.sentinel().master_for(
             SERVICE, socket_timeout=NODE_TIMEOUT + WAIT_MS / 1000,
             socket_connect_timeout=NODE_TIMEOUT,
@@ -378,7 +390,7 @@ class RedisSentinelClient:
         )  # fmt: skip
 
     def write(self, key: str, value: str) -> bool:
-        return self._pair.commit(self._master, key, value)
+        return self._pair.commit(self._master, key, value, self._seen)
 
     def read(self, key: str) -> str | None:
         got = self._master.get(self._pair.namespace + key)
