@@ -23,6 +23,7 @@ import pytest
 
 from distconform.conformance.support import expect
 from distconform.conformance.twopc_hooks import Crash, Hooked, Trace
+from distconform.plugin import NOT_APPLICABLE
 
 MECHANISM = "twopc"
 clause = pytest.mark.clause
@@ -497,7 +498,10 @@ def test_commit_applied_but_its_connection_cut(bench: Any, impl: Any) -> None:
     nothing is left prepared.
     """
     if not impl.has("participants") or "mysql" not in impl.impl.needs:
-        pytest.skip("participants that reach MySQL through ctx.mysql_url: none to cut here")
+        pytest.skip(
+            f"{NOT_APPLICABLE}: no participants of its own reaching MySQL through "
+            "ctx.mysql_url, so no connection to cut (the hooks' lost-reply tests still apply)"
+        )
     sub, proxy = impl.via_proxy("mysql")
     b = bench(3, subject=sub)
 

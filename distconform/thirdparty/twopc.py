@@ -8,7 +8,8 @@ Registered name (pyproject ``distconform.implementations``):
                                      PyMySQL; recovery calls on ``engine.connect()``
 ``sqlalchemy-twophase-autocommit``   the same, recovery calls on a connection with
                                      ``execution_options(isolation_level=
-                                     "AUTOCOMMIT")`` (recommended, see below)
+                                     "AUTOCOMMIT")``, and ``pool_pre_ping=True``
+                                     (recommended, see below)
 ===================================  ================================================
 
 Why two: SQLAlchemy's recovery calls (``commit_prepared``/``rollback_prepared``
@@ -16,7 +17,11 @@ with ``recover=True``) on a default ``engine.connect()`` connection fail on
 MariaDB with ``XAER_OUTSIDE`` (1400): PyMySQL runs with autocommit off, and
 MariaDB refuses ``XA COMMIT``/``XA ROLLBACK`` of a detached branch inside the
 session's implicit transaction, even right after a ``ROLLBACK``. The
-recommended name runs them (and ``recover_twophase``) in AUTOCOMMIT mode.
+recommended name runs them (and ``recover_twophase``) in AUTOCOMMIT mode, and
+pings pooled connections before use (``pool_pre_ping=True``, SQLAlchemy's
+documented remedy for connections that died in the pool): without it the
+first recovery call after a cut connection gets the dead one ("MySQL server
+has gone away").
 
 How the suite's interface (spec/twopc.md) maps onto SQLAlchemy, and every
 library call the adapter makes:
@@ -52,7 +57,7 @@ library call the adapter makes:
 Deviations from the library's defaults, each with its reason:
 
 - ``sqlalchemy-twophase-autocommit`` only: the recovery calls run on
-  AUTOCOMMIT connections (the reason is above).
+  AUTOCOMMIT connections, and the pool pings (the reasons are above).
 - ``connect_args`` with PyMySQL connect/read/write timeouts of 10 s
   (PyMySQL's default read timeout is none): every network call of the suite
   has a time limit.
@@ -119,7 +124,7 @@ def _registry(namespace: str) -> _Registry:
         return _REGISTRIES.setdefault(namespace, _Registry())
 
 
-def _engine(url: str) -> Any:
+def _engine(url: str, pre_ping: bool = False) -> Any:
     sa = _require("sqlalchemy", "SQLAlchemy")
     a = parse_mysql_url(url)
     return sa.create_engine(
@@ -136,6 +141,7 @@ def _engine(url: str) -> Any:
             "read_timeout": SERVER_TIMEOUT,
             "write_timeout": SERVER_TIMEOUT,
         },
+        pool_pre_ping=pre_ping,
     )
 
 
@@ -152,7 +158,7 @@ class SAParticipant:
         self.autocommit = autocommit
         self.table = f"{namespace}{name}"
         self.reg = _registry(namespace)
-        self.engine = _engine(url)
+        self.engine = _engine(url, pre_ping=autocommit)
         self._local = threading.local()
         #: txid -> (the Session's Connection, "active" | "prepared" | "ended")
         self._branches: dict[str, tuple[Any, str]] = {}
@@ -214,7 +220,11 @@ class SAParticipant:
         if txid is None or recover:
             self._orig["commit"](connection, xid, is_prepared=is_prepared, recover=recover)
             return
-        front.commit(txid)
+        self._local.from_sqlalchemy = True
+        try:
+            front.commit(txid)
+        finally:
+            self._local.from_sqlalchemy = False
 
     def _on_rollback(
         self, connection: Any, xid: Any, is_prepared: bool = True, recover: bool = False
@@ -223,7 +233,11 @@ class SAParticipant:
         if txid is None or recover:
             self._orig["rollback"](connection, xid, is_prepared=is_prepared, recover=recover)
             return
-        front.abort(txid)
+        self._local.from_sqlalchemy = True
+        try:
+            front.abort(txid)
+        finally:
+            self._local.from_sqlalchemy = False
 
     # -- the suite's participant interface
 
@@ -287,11 +301,21 @@ class SAParticipant:
             return
         if commit and state == "active":
             raise RuntimeError(f"{self.name}: commit of {txid!r} before it was prepared")
+        attached = state in ("active", "prepared") and not (conn.closed or conn.invalidated)
         try:
-            if state in ("active", "prepared") and not (conn.closed or conn.invalidated):
+            if attached:
                 verb = self._orig["commit" if commit else "rollback"]
-                verb(conn, xid, is_prepared=state == "prepared")
-            else:
+                try:
+                    verb(conn, xid, is_prepared=state == "prepared")
+                except Exception as exc:
+                    sqlalchemy_flow = getattr(self._local, "from_sqlalchemy", False)
+                    if _is_nota(exc) or state == "active" or sqlalchemy_flow:
+                        raise  # inside Session.commit/rollback: SQLAlchemy sees the error
+                    # Its connection died (a cut): the server detached the branch.
+                    with contextlib.suppress(Exception):
+                        conn.invalidate()
+                    attached = False
+            if not attached:
                 with self._recovery_connection() as c:
                     (c.commit_prepared if commit else c.rollback_prepared)(xid, recover=True)
         except Exception as exc:
