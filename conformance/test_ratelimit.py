@@ -712,7 +712,10 @@ def test_boundary_convention(impl: Subject, env: Callable[..., Env], algorithm: 
 #: the last tenth of a window (a band of 0.1 W): a sleep overrun that spoils
 #: one (pushes a burst out of the band, or the pair apart by more than W)
 #: leaves the others. With 16 keys (one or two in the band) ``limits``' floor
-#: escaped 1 run in 11 on the loaded 2-core machine; with 32 it was caught in 20 of 20.
+#: escaped 1 run in 11 on the loaded 2-core machine. Measured with 32 keys and
+#: anchored bursts: ``limits`` memory, ``limits`` Redis and the planted
+#: ``SWCFloorRealTime`` each failed 20 of 20 runs; the Redis reference passed
+#: 20 of 20.
 K_WORST = 32
 #: The second burst comes this long after the first: 0.9 W. In real time the
 #: two bursts (each a few ms) then lie within 0.9 W + a sleep overrun, under
