@@ -381,8 +381,10 @@ def run_mechanism(
 
         fingerprint = _fingerprint(tree, spec["modules"], cfg)
         stamp = work / "fingerprint"
+        resumed = False
         if resume and db.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             print("resuming the previous session: same mutated files, same operators", file=log)
+            resumed = True
             if rejudge:
                 rows = _load_sampled(work, db, tree)[1]
                 survivors = [
@@ -401,6 +403,10 @@ def run_mechanism(
         start = time.monotonic()
         cr(_bin("cosmic-ray"), "exec", str(cr_cfg), str(db))
         outcome.seconds = time.monotonic() - start
+        spent = work / "seconds"  # over every resumed run of this session
+        if resumed and spent.exists():
+            outcome.seconds += float(spent.read_text())
+        spent.write_text(f"{outcome.seconds:.1f}")
         outcome.sampled_from, rows = _load_sampled(work, db, tree)
         for row in rows:
             result = row["result"]
