@@ -261,9 +261,10 @@ def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> 
         for c in clients:
             c.configure(DIFF_CAPACITY)
         rnd = random.Random(DIFF_SEED)
-        optional = {"pop", "popitem", "contains", "peek", "size", "keys", "items"} & common
+        optional = {"pop", "popitem", "contains", "peek", "size", "keys", "items", "resize"}
+        optional &= common
         ops = ["get", "put", "delete", *sorted(optional)]
-        weights = {"get": 6, "put": 8, "delete": 1, "keys": 0.05, "items": 0.05}
+        weights = {"get": 6, "put": 8, "delete": 1, "keys": 0.05, "items": 0.05, "resize": 0.02}
         history: list[str] = []
         for step in range(DIFF_STEPS):
             op = rnd.choices(ops, [weights.get(o, 1) for o in ops])[0]
@@ -273,6 +274,8 @@ def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> 
                 args = (key,)
             elif op == "put":
                 args = (key, f"{key}={step}")
+            elif op == "resize":
+                args = (rnd.randint(DIFF_CAPACITY // 2, DIFF_CAPACITY),)
             answers = []
             for c in clients:
                 try:

@@ -7,7 +7,7 @@ Scope: one Redis server, any number of clients in any number of processes
 ``{ns}lru:values``     hash    key -> value
 ``{ns}lru:recency``    zset    key -> stamp of its last use (higher is newer)
 ``{ns}lru:clock``      string  counter: each use takes the next stamp (INCR)
-``{ns}lru:capacity``   string  the capacity, fixed by the first configure
+``{ns}lru:capacity``   string  the capacity: set by the first configure, changed by resize
 =====================  ======  ==============================================
 
 Why stamps from a counter and not from the clock: the server runs one script
@@ -20,8 +20,9 @@ Every operation that changes the cache is one Lua script (``clear`` is one
 DEL of both keys), so no other client's command comes between reading the
 recency order and changing it. Observers are single read commands, or one
 read-only script (``items``), and touch no stamp. Keys are strings (no
-``object-keys``); the capacity is fixed (no ``resize``), and no eviction
-callback crosses the network (no ``evict-callback``).
+``object-keys``), and no eviction callback crosses the network (no
+``evict-callback``). Every put reads the capacity on the server, so a
+``resize`` by one client holds for all at once.
 
 Non-goals: replication, clusters, durability across a restart, memory bounds
 (capacity counts entries). See spec/lru.md, "Non-guarantees".
@@ -54,16 +55,33 @@ PUT = """
 -- Store the value as the most recently used; evict the least recently used
 -- entry when the store made one entry too many.
 -- KEYS[1]  values hash    KEYS[2]  recency zset    KEYS[3]  clock counter
--- ARGV[1]  the key        ARGV[2]  the value       ARGV[3]  the capacity
+-- KEYS[4]  the capacity (read here: a resize by any client counts at once)
+-- ARGV[1]  the key        ARGV[2]  the value
 -- returns  the evicted key, or nil when nothing was evicted
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
-if redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[3]) then
+if redis.call('ZCARD', KEYS[2]) > tonumber(redis.call('GET', KEYS[4])) then
     local oldest = redis.call('ZPOPMIN', KEYS[2])[1]
     redis.call('HDEL', KEYS[1], oldest)
     return oldest
 end
 return false
+"""
+
+RESIZE = """
+-- Set a new capacity and evict the least recently used entries down to it.
+-- KEYS[1]  values hash    KEYS[2]  recency zset    KEYS[3]  the capacity
+-- ARGV[1]  the new capacity (checked by the client: an integer >= 1)
+-- returns  the number of entries evicted
+local capacity = tonumber(ARGV[1])
+redis.call('SET', KEYS[3], capacity)
+local evicted = 0
+while redis.call('ZCARD', KEYS[2]) > capacity do
+    local oldest = redis.call('ZPOPMIN', KEYS[2])[1]
+    redis.call('HDEL', KEYS[1], oldest)
+    evicted = evicted + 1
+end
+return evicted
 """
 
 DELETE = """
@@ -131,6 +149,7 @@ class RedisLRUClient:
         self._pop = redis.register_script(POP)
         self._popitem = redis.register_script(POPITEM)
         self._items = redis.register_script(ITEMS)
+        self._resize = redis.register_script(RESIZE)
 
     def configure(self, capacity: int) -> None:
         """Fix the shared cache's capacity, or join it if another client fixed the same."""
@@ -152,7 +171,10 @@ class RedisLRUClient:
         return value
 
     def put(self, key: str, value: str) -> None:
-        self._put(keys=[self._values, self._recency, self._clock], args=[key, value, self._cap()])
+        self._cap()
+        self._put(
+            keys=[self._values, self._recency, self._clock, self._capacity_key], args=[key, value]
+        )
 
     def delete(self, key: str) -> bool:
         self._cap()
@@ -174,6 +196,13 @@ class RedisLRUClient:
         # One DEL of both keys: atomic. The clock and the capacity stay.
         self._cap()
         self._redis.delete(self._values, self._recency)
+
+    def resize(self, capacity: int) -> None:
+        """Change the shared cache's capacity (a later configure must name the new one)."""
+        self._cap()
+        check_capacity(capacity)  # before anything changes (LRU-24)
+        self._resize(keys=[self._values, self._recency, self._capacity_key], args=[capacity])
+        self._capacity = capacity
 
     def items(self) -> list[tuple[str, str]]:
         flat = self._items(keys=[self._values, self._recency])
@@ -228,6 +257,7 @@ def factory(ctx: Context) -> Implementation:
                 "lru-first",
                 "pop",
                 "clear",
+                "resize",
             }
         ),
         needs=frozenset({"redis"}),
