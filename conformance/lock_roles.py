@@ -40,8 +40,14 @@ def hold_on_go(client: Any, chan: Connection, name: str, ttl: float, fencing: bo
     """Like :func:`hold`, but say ("ready",) and wait for ("go",) before acquiring.
 
     So that several holders, whose processes take a while to start, acquire
-    at nearly the same moment when the test says go.
+    at nearly the same moment when the test says go. Before saying ready, it
+    acquires and releases ``name + "-warm"`` once.
     """
+    # Connect first (a fresh process's first call also opens its connection
+    # and loads scripts), so that the timed acquire is one round trip.
+    warm = client.acquire(name + "-warm", ttl, 0)
+    if warm is not None:
+        client.release(warm)
     chan.send(("ready",))
     chan.recv()
     hold(client, chan, name, ttl, fencing)

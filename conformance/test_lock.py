@@ -50,6 +50,11 @@ TOLERANCE = 1.0
 GRACE = 2.0
 #: How often a polling client asks again: short against TOLERANCE.
 POLL = 0.01
+#: How long a blocking acquire may sleep between two attempts, for LOCK-8's
+#: tight verdict (spec/lock.md): the libraries' documented retry sleeps are
+#: 0.1 s (redis-py ``sleep``, sherlock ``retry_interval``) and up to 0.2 s
+#: (pottery, random); a give-up can only follow such a sleep.
+RETRY_SLACK = 0.25
 
 
 def poll_acquire(client: Any, name: str, ttl: float, until: float) -> tuple[Any, float]:
@@ -518,11 +523,14 @@ def test_acquire_gives_up_at_its_timeout(impl: Any, request: pytest.FixtureReque
         overruns.append(elapsed - timeout)
     # Round trips: the attempt that straddles the deadline, and the one before
     # it (an implementation sleeps between attempts, so it may start one just
-    # before the deadline and give up only when it has answered).
-    timing_check(request, impl, "LOCK-8: sub-second timeouts, overrun", overruns[:3],
-                 at_least=0.0, at_most=0.0, round_trips=2)  # fmt: skip
-    timing_check(request, impl, "LOCK-8: 3 s timeouts, overrun", overruns[3:],
-                 at_least=0.0, at_most=0.0, round_trips=2)  # fmt: skip
+    # before the deadline and give up only when it has answered). And one
+    # sleep between attempts: spec/lock.md allows RETRY_SLACK for it.
+    timing_check(request, impl, "LOCK-8: sub-second timeouts, overrun - retry sleep",
+                 [x - RETRY_SLACK for x in overruns[:3]],
+                 at_least=-RETRY_SLACK, at_most=0.0, round_trips=2)  # fmt: skip
+    timing_check(request, impl, "LOCK-8: 3 s timeouts, overrun - retry sleep",
+                 [x - RETRY_SLACK for x in overruns[3:]],
+                 at_least=-RETRY_SLACK, at_most=0.0, round_trips=2)  # fmt: skip
 
 
 @clause("LOCK-9")
