@@ -92,6 +92,9 @@ def test_kill_restart_and_pause_under_load(
     assert new == other(ctl, old), f"after the restart, discovery names {new}"
 
     # 3. SIGSTOP of the new primary past T, SIGCONT, stale writes to it
+    # Spans so that a fail is true: the loss window from the pause call's
+    # START (a lost write looks no older than it is), the failover from its END.
+    t_pause_start = ctl.now()
     ctl.pause(new)
     t_pause = ctl.now()
     t_ack = load.until_ack(SETUP_T * t)
@@ -113,9 +116,9 @@ def test_kill_restart_and_pause_under_load(
     else:
         # Only writes acknowledged within L before the pause may be lost.
         late = {
-            k: t_pause - at
+            k: t_pause_start - at
             for k, (_, at, _) in lost_pause.items()
-            if not t_pause - ctl.loss_window <= at <= t_pause
+            if not t_pause_start - ctl.loss_window <= at <= t_pause
         }
         assert not late, f"async mode lost writes older than L across the pause: {late}"
     assert try_write(pair.client("last").write, "last", "1"), "the pair takes no write at the end"
