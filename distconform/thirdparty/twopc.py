@@ -54,6 +54,12 @@ library call the adapter makes:
   ``in_doubt`` is ``recover_twophase()`` mapped back to the suite's txids
   (the adapter remembers which xid SQLAlchemy gave each branch).
 
+- The suite's own calls: ``read`` is a ``SELECT`` on ``engine.connect()``;
+  ``close`` (a participant crash) is ``Connection.invalidate()`` on every
+  branch's connection and ``Engine.dispose()``; a coordinator crash (the
+  suite's ``Crash``) invalidates the transaction's connections before the
+  adapter's ``Session.close()`` runs, as a dead process's would be.
+
 Deviations from the library's defaults, each with its reason:
 
 - ``sqlalchemy-twophase-autocommit`` only: the recovery calls run on
