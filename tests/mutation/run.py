@@ -86,8 +86,16 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
 def copy_tree(dest: Path) -> Path:
     """Copy the working tree's files to ``dest`` (replaced): the tree mutants live in."""
     dest = dest if dest.is_absolute() else ROOT / dest
-    if dest.exists():
-        shutil.rmtree(dest)
+    if dest.exists():  # replaced, except the sessions in it, for --resume and --rejudge
+        for child in dest.iterdir():
+            if child.name == WORK.parts[0]:
+                for sub in child.iterdir():
+                    if sub.name != WORK.name:
+                        shutil.rmtree(sub) if sub.is_dir() else sub.unlink()
+            elif child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     files = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
         src = ROOT / name
@@ -137,6 +145,7 @@ def _test_command(mech: str, spec: dict, report_dir: Path) -> list[str]:
     return [
         sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
         "-p", "mutate_profile",  # tests/mutation/mutate_profile.py: no shrinking
+        "-p", "no:xdist",  # one process: pyproject's distconform_workers would start workers
         *spec["tests"], *spec.get("args", []), "--dc-report-dir", str(report_dir),
     ]  # fmt: skip
 
