@@ -10,6 +10,7 @@ thing: an acknowledged key that later reads as absent or as another value.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -18,8 +19,10 @@ from typing import Any
 
 import pytest
 
+from distconform.api import FakeClock
 from distconform.conformance.support import expect
 from distconform.guard import Guarded
+from distconform.plugin import Subject
 
 MECHANISM = "hotwarm"
 clause = pytest.mark.clause
@@ -34,6 +37,25 @@ BEFORE = 20
 SETUP_T = 3.0
 #: Seconds a control call may take: restart starts a server and waits for it.
 CONTROL_TIMEOUT = 60.0
+
+
+#: Slack of an exact comparison on a fake clock: float rounding of sums of
+#: steps (0.02 s, 0.1 s), many orders of magnitude below any step.
+FAKE_EPS = 1e-9
+
+
+def on_fake_clock(impl: Any) -> tuple[Any, FakeClock | None]:
+    """The implementation rebuilt on a FakeClock the test owns, if it declares injectable-clock.
+
+    On the test's own fake clock time moves only in ``control.sleep``, so the
+    timing checks are exact (no calibrated tolerance). Otherwise ``impl`` as is.
+    """
+    if not impl.has("injectable-clock"):
+        return impl, None
+    clock = FakeClock()
+    ctx = dataclasses.replace(impl.ctx, clock=clock)
+    built = impl.adapter.build(ctx)
+    return Subject(impl.adapter, built, ctx, impl.mechanism, impl.call_timeout), clock
 
 
 def pair(impl: Any, label: str = "a") -> tuple[Any, Any]:
@@ -207,6 +229,31 @@ def assert_still_hot(c: Any, ctl: Any, hot: str, what: str) -> None:
     assert try_write(c.write, "after", "2"), f"repro: {what}; a write is not acknowledged after"
 
 
+def wait_agree(
+    ctl: Any, hot: str, warm: str, keys: Any, limit: float
+) -> dict[str, tuple[Any, Any]]:
+    """Polls both nodes on ``keys`` for up to ``limit`` s; the keys they still disagree on.
+
+    A key disagrees when the two reads differ or the hot node's raised.
+    """
+
+    def apart() -> dict[str, tuple[Any, Any]]:
+        out = {}
+        for key in keys:
+            on_hot = try_read(ctl.read_direct, hot, key)
+            on_warm = try_read(ctl.read_direct, warm, key)
+            if on_hot != on_warm or isinstance(on_hot, Exception):
+                out[key] = (on_hot, on_warm)
+        return out
+
+    end = ctl.now() + limit
+    split = apart()
+    while split and ctl.now() <= end:
+        ctl.sleep(0.2)
+        split = apart()
+    return split
+
+
 def wait_role(ctl: Any, node: str, role: str, limit: float) -> bool:
     end = ctl.now() + limit
     while ctl.now() <= end:
@@ -253,8 +300,20 @@ def test_warm_node_receives_every_acknowledged_write(impl: Any, timing: Any) -> 
     never understates the lag. Judged by the harness (``timing.check``): the
     median within L plus the calibrated tolerance for two round trips plus one
     poll step, the slowest within 2 L (a single stalled trial).
+
+    An implementation that declares ``injectable-clock`` runs on the test's
+    fake clock, where calls take no time: each poll that would pass ``t0 + L``
+    lands on it exactly, and every trial must show the write within L, with
+    no tolerance (a lag of 2 L is a fail, not a stalled trial).
     """
+    impl, fake = on_fake_clock(impl)
     c, ctl = pair(impl)
+    if fake is not None:
+        now = ctl.now()
+        assert now == fake.now(), (
+            f"{impl.name} declares injectable-clock, but its time {now} is not the injected "
+            f"clock's {fake.now()}"
+        )
     warm = other(ctl, ctl.hot())
     missing = []
     for i in range(20):
@@ -272,16 +331,18 @@ def test_warm_node_receives_every_acknowledged_write(impl: Any, timing: Any) -> 
             expect(c.write(k, v) is True, f"write({k!r}) is acknowledged")
             end = ctl.now() + SETUP_T * ctl.detection_bound
             while try_read(ctl.read_direct, warm, k) != v and ctl.now() <= end:
-                ctl.sleep(STEP)
+                # On the fake clock one poll falls exactly at t0 + L.
+                edge = t0 + ctl.loss_window - ctl.now()
+                ctl.sleep(edge if fake is not None and FAKE_EPS < edge < STEP else STEP)
             lags.append(ctl.now() - t0)
-        tol = timing.tight(impl, round_trips=2)
-        timing.check(
-            f"{ctl.mode} replication lag (warm node has an acknowledged write)",
-            lags,
-            at_most=ctl.loss_window,
-            tight=tol + STEP,
-            loose=ctl.loss_window,
-        )
+        what = f"{ctl.mode} replication lag (warm node has an acknowledged write)"
+        if fake is not None:
+            timing.check(what, lags, at_most=ctl.loss_window, tight=FAKE_EPS, loose=FAKE_EPS)
+        else:
+            tol = timing.tight(impl, round_trips=2)
+            timing.check(
+                what, lags, at_most=ctl.loss_window, tight=tol + STEP, loose=ctl.loss_window
+            )
         ctl.sleep(ctl.loss_window)
         for i in range(20):
             got = ctl.read_direct(warm, f"k{i}")
@@ -563,21 +624,7 @@ def test_nodes_agree_on_every_write_after_failover_and_rejoin(impl: Any) -> None
     new = ctl.hot()
     expect(new == other(ctl, old), f"discovery names the promoted node (it names {new!r})")
     keys = {**load.written(), **stale.written()}
-
-    def diverged() -> dict[str, tuple[Any, Any]]:
-        out = {}
-        for key in keys:
-            on_hot = try_read(ctl.read_direct, new, key)
-            on_warm = try_read(ctl.read_direct, old, key)
-            if on_hot != on_warm or isinstance(on_hot, Exception):
-                out[key] = (on_hot, on_warm)
-        return out
-
-    end = ctl.now() + limit
-    split = diverged()
-    while split and ctl.now() <= end:
-        ctl.sleep(0.2)
-        split = diverged()
+    split = wait_agree(ctl, new, old, keys, limit)
     assert not split, (
         f"repro: pause hot node {old} past T, failover, resume, {len(stale.unacked)} stale "
         f"direct writes refused, rejoin; {limit:.1f}s later the nodes disagree on "
@@ -720,3 +767,54 @@ def test_one_client_written_from_several_threads(impl: Any) -> None:
     assert not split, "unacknowledged concurrent writes left the nodes apart: " + "; ".join(
         split[:5]
     )
+
+
+# ------------------------------------------------------------------ HW-16
+
+#: Writes made while the warm node is paused (in sync mode each may wait for
+#: the replica's confirmation until it gives up: about 1 s for the Redis pair).
+WHILE_PAUSED = 5
+
+
+@clause("HW-16")
+def test_paused_warm_node_catches_up_after_resume(impl: Any) -> None:
+    """SIGSTOP the warm node for at least H with writes going on, resume it: it catches up.
+
+    A replica that stops (a frozen VM, a long GC) and comes back continues the
+    primary's replication stream: every write the hot node applied meanwhile,
+    acknowledged or not (a sync pair acknowledges none of them: the warm node
+    cannot confirm), reaches the warm node. A pair that drops the entries the
+    warm node did not take keeps them on the hot node only, and the next
+    failover silently undoes them. The hot node stays hot throughout: pausing
+    the warm node is no reason to fail over.
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    hot = ctl.hot()
+    warm = other(ctl, hot)
+    during = Load(c.write, ctl, "p")
+    t0 = ctl.now()
+    ctl.pause(warm)
+    try:
+        for _ in range(WHILE_PAUSED):
+            during.once()
+            ctl.sleep(STEP)
+        # Paused for at least the hold-off H, whatever the writes took.
+        ctl.sleep(max(0.0, ctl.hold_off - (ctl.now() - t0)))
+    finally:
+        ctl.resume(warm)
+    limit = SETUP_T * ctl.detection_bound
+    expect(wait_role(ctl, warm, "warm", limit), f"{warm} answers as warm again after resume")
+    keys = {**load.written(), **during.written()}
+    split = wait_agree(ctl, hot, warm, keys, limit)
+    named = ctl.hot()
+    assert named == hot, f"repro: pause warm node {warm}, resume; discovery now names {named}"
+    assert not split, (
+        f"repro: {ctl.mode} pair, pause warm node {warm}, {WHILE_PAUSED} writes "
+        f"({len(during.acked)} acknowledged), resume; {limit:.1f}s later the nodes disagree on "
+        f"{len(split)} of {len(keys)} keys (hot {hot} / warm {warm}): "
+        + ", ".join(f"{k}: {h!r}/{w!r}" for k, (h, w) in sorted(split.items())[:5])
+    )
+    lost = load.lost(lambda k: ctl.read_direct(hot, k))
+    assert not lost, f"repro: pause warm node {warm}; the hot node lost {sorted(lost)[:5]}"

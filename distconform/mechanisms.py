@@ -156,7 +156,7 @@ MECHANISMS: dict[str, Mechanism] = {
             protocol=p.HotWarmClient,
             capability_protocols={"switchover": p.HotWarmSwitchover},
             references=("memory", "memory-async", "redis-sentinel"),
-            capabilities=("sync", "async", "switchover"),
+            capabilities=("sync", "async", "switchover", "injectable-clock"),
         ),
     ]
 }

@@ -131,10 +131,11 @@ class HairTrigger(Bad):
         self.down_after = 0.3
 
 
-class UnderstatedLossWindow(Bad):
-    """Async replication shipped every second, declared as a 0.1 s loss window."""
+class ShipsEvery(Bad):
+    """Async pair that ships its log only every ``EVERY``-th heartbeat (declaring L = 0.1 s)."""
 
     MODE = "async"
+    EVERY: ClassVar[int] = 1
 
     def __init__(self, mode: str = "async", clock: FakeClock | None = None) -> None:
         super().__init__(mode, clock)
@@ -145,9 +146,15 @@ class UnderstatedLossWindow(Bad):
         super().tick()
 
     def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
-        if self._ticks % 10:
+        if self._ticks % self.EVERY:
             return False  # not a shipping step: the log waits
         return super().replicate(hot, warm, entries)
+
+
+class UnderstatedLossWindow(ShipsEvery):
+    """Async replication shipped every second, declared as a 0.1 s loss window."""
+
+    EVERY = 10
 
 
 class ReadsFromWarm(Bad):
@@ -255,6 +262,26 @@ class UnlockedWrites(Bad):
         return self.apply_write(n, key, value)  # no ``with self.mutex``
 
 
+class DropsWhatWarmMissed(Bad):
+    """Sync pair that drops a write from the replication log when the warm node does not take it.
+
+    The write stays on the hot node, unacknowledged; the warm node, paused at
+    the time and resumed, never gets it: the nodes disagree until a resync.
+    """
+
+    def apply_write(self, n: Node, key: str, value: str) -> bool:
+        ok = super().apply_write(n, key, value)
+        if not ok:
+            n.pending = []  # not shipped now, never shipped
+        return ok
+
+
+class LaggingReplica(ShipsEvery):
+    """Async pair that ships its log every second heartbeat (0.2 s) and declares L = 0.1 s."""
+
+    EVERY = 2
+
+
 def _spec(cls: type) -> str:
     return f"{__name__}:{cls.__name__}.factory"
 
@@ -329,5 +356,14 @@ KNOWN_BAD = [
         "unlocked-writes", "hotwarm", _spec(UnlockedWrites), ("HW-15",),
         "the write path appends to the replication log without the lock the shipping step "
         "holds: concurrent writes are acknowledged and never shipped",
+    ),
+    KnownBad(
+        "drops-what-warm-missed", "hotwarm", _spec(DropsWhatWarmMissed), ("HW-16",),
+        "a sync write the paused replica could not confirm is refused but kept on the primary "
+        "only: the resumed replica never gets it, and the next failover undoes it",
+    ),
+    KnownBad(
+        "lagging-replica", "hotwarm", _spec(LaggingReplica), ("HW-2",),
+        "ships the log every 0.2 s but declares a 0.1 s loss window: twice the declared lag",
     ),
 ]  # fmt: skip

@@ -17,9 +17,11 @@ model). It checks the contract as it goes:
 - after a heal both nodes agree on every key ever written, acknowledged or
   not (HW-13);
 - a switchover of a healthy pair moves the hot role and loses no
-  acknowledged write, in either mode (HW-14).
+  acknowledged write, in either mode (HW-14);
+- a warm node paused and resumed leaves the hot node hot and catches up on
+  every key, acknowledged or not (HW-16).
 
-The same machine runs against six known-bad pairs, and must fail each.
+The same machine runs against seven known-bad pairs, and must fail each.
 """
 
 from __future__ import annotations
@@ -146,6 +148,23 @@ class HotWarmMachine(RuleBasedStateMachine):
         self.c.sleep(self.c.detection_bound)
         assert self.c.hot() == hot, f"HW-10: a pause of H/2 moved the hot role to {self.c.hot()}"
 
+    @precondition(lambda self: self.fault is None)
+    @rule(seconds=st.sampled_from([0.05, 0.9, 2.0]), writes=st.integers(1, 3))
+    def pause_warm(self, seconds: float, writes: int) -> None:
+        hot = self.c.hot()
+        warm = next(n for n in self.c.nodes() if n != hot)
+        self.c.pause(warm)
+        for _ in range(writes):
+            self.write_one(self.client.write)
+            self.c.sleep(seconds / writes)
+        self.c.resume(warm)
+        self.c.sleep(3 * self.c.detection_bound)
+        assert self.c.hot() == hot, f"HW-16: a pause of warm {warm} moved the hot role"
+        apart = [
+            k for k in self.written if self.c.read_direct(warm, k) != self.c.read_direct(hot, k)
+        ]
+        assert not apart, f"HW-16: resumed warm {warm} and hot {hot} disagree on {apart[:5]}"
+
     @precondition(lambda self: self.fault is not None)
     @rule()
     def heal(self) -> None:
@@ -224,7 +243,7 @@ def cluster(cls: type[MemoryCluster], mode: str, claims: str | None = None) -> M
     return make
 
 
-@clause("HW-2", "HW-3", "HW-4", "HW-5", "HW-6", "HW-7", "HW-8", "HW-10", "HW-13", "HW-14")
+@clause("HW-2", "HW-3", "HW-4", "HW-5", "HW-6", "HW-7", "HW-8", "HW-10", "HW-13", "HW-14", "HW-16")
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_memory_pair_keeps_the_contract(mode: str) -> None:
     """Random writes, kills, pauses, heals and switchovers: the reference keeps every clause."""
@@ -238,6 +257,7 @@ TEETH: list[tuple[str, Make, str]] = [
     ("no-catch-up", cluster(bad.NoCatchUp, "sync"), "HW-8"),
     ("merge-on-rejoin", cluster(bad.MergeOnRejoin, "async"), "HW-13"),
     ("switchover-drops-pending", cluster(bad.SwitchoverDropsPending, "async"), "HW-14"),
+    ("drops-what-warm-missed", cluster(bad.DropsWhatWarmMissed, "sync"), "HW-16"),
 ]
 
 

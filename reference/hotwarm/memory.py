@@ -18,7 +18,8 @@ demotes the old hot node in the same step, so nothing acknowledged is lost in
 either mode and no write can reach the old node between the two.
 
 Fencing: a node acknowledges a write only while discovery names it, and, in
-sync mode, only once its warm peer applied the write (a warm node refuses a
+sync mode, only once its warm peer applied the write (an entry the warm node
+did not take stays in the log, unacknowledged, and ships when it answers) (a warm node refuses a
 log entry from an epoch older than its own). With its peer dead it serves
 writes alone (degraded mode, spec "Non-guarantees").
 """
@@ -192,10 +193,18 @@ class MemoryCluster:
             # Degraded: no warm node is attached (dead, or the old hot node
             # that has not rejoined yet) and discovery confirmed n.
             return True
+        n.pending.append((key, value))
         if self.replication == "async":
-            n.pending.append((key, value))
             return True
-        return self.replicate(n, peer, [(key, value)])
+        # Sync: the stream ships in order, this write after any entries an
+        # unavailable warm node missed. Not acknowledged while the warm node
+        # does not take it, but on the hot node: it stays in the log and ships
+        # once the warm node answers (HW-16), as a replica catches up from the
+        # primary's backlog.
+        if not self.replicate(n, peer, n.pending):
+            return False
+        n.pending = []
+        return True
 
     def confirmed(self, n: Node) -> bool:
         """Fencing: only the node discovery names, at the current epoch, acknowledges."""
@@ -248,6 +257,9 @@ class MemoryCluster:
             return
         n.role, n.epoch, n.pending = "warm", self.epoch, []
         n.data = dict(hot.data)
+        # The copy holds everything the hot node's log would ship, and
+        # shipping it afterwards would overwrite newer values with older ones.
+        hot.pending = []
 
 
 class MemoryClient:
@@ -276,7 +288,7 @@ def _build(ctx: Context, mode: str) -> Implementation:
     cluster = MemoryCluster(mode=mode, clock=clock)
     return Implementation(
         client=lambda: MemoryClient(cluster),
-        capabilities=frozenset({mode, "switchover"}),
+        capabilities=frozenset({mode, "switchover", "injectable-clock"}),
         description=f"in-memory hot-warm pair, {mode} replication, simulated clock",
     )
 
