@@ -295,8 +295,7 @@ def _stale_handle(impl: Any) -> tuple[Any, Any, Any, Any]:
     """A's grant (ttl 1 s) has run out and B holds the lock: return a, ha, b, hb."""
     a, b = impl.client("a"), impl.client("b")
     t0 = time.monotonic()
-    ha = a.acquire("res", 1.0, 0)
-    assert ha is not None, "acquire of a free lock failed"
+    ha = acquire_free(a, "res", 1.0)
     hb, _ = poll_acquire(b, "res", 30.0, t0 + 1.0 + TOLERANCE + GRACE)
     expect(hb is not None, "B could not acquire after A's 1 s grant ran out (see LOCK-7)")
     return a, ha, b, hb
@@ -321,8 +320,7 @@ def test_release_racing_its_own_expiry_keeps_the_next_holder(impl: Any) -> None:
     a, b = impl.client("a"), impl.client("b")
     ttl = 1.0
     t0 = time.monotonic()
-    ha = a.acquire("res", ttl, 0)
-    assert ha is not None, "acquire of a free lock failed"
+    ha = acquire_free(a, "res", ttl)
     # 0.5 s before expiry: room for a stalled scheduler, so the release really
     # starts while A still holds the lock.
     time.sleep(max(0.0, t0 + ttl - 0.5 - time.monotonic()))
@@ -673,8 +671,7 @@ def test_extend_keeps_the_grant_for_the_new_ttl(impl: Any, request: pytest.Fixtu
     def trial(i: int, new_ttl: float) -> float | None:
         name = f"res{i}"
         a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
-        ha = a.acquire(name, 1.0, 0)
-        assert ha is not None, "acquire of a free lock failed"
+        ha = acquire_free(a, name, 1.0)
         time.sleep(0.5)
         t_ext = time.monotonic()
         assert a.extend(ha, new_ttl) is True, (
@@ -707,8 +704,7 @@ def test_extend_without_the_lock_fails_and_changes_nothing(impl: Any) -> None:
     # B's grant is 30 s; re-take it with 1 s so that a wrongful extend shows.
     b.release(hb)
     t0 = time.monotonic()
-    hb = b.acquire("res", 1.0, 0)
-    assert hb is not None, "acquire of a freshly released lock failed"
+    hb = acquire_free(b, "res", 1.0)
     assert a2.extend(ha, 30.0) is False, "extend through an expired handle did not return False"
     c = impl.client("c")
     hc, _ = poll_acquire(c, "res", 30.0, t0 + 1.0 + TOLERANCE + GRACE)
@@ -914,9 +910,8 @@ def test_owned_tells_the_holder_apart(impl: Any) -> None:
     # acquire returned, so it is over 1 s after that; 0.25 s more for the
     # server to see it so (Redis expires a key once its clock passes the
     # deadline; a round trip is a few ms).
-    hc = a.acquire("alone", 1.0, 0)
+    hc = acquire_free(a, "alone", 1.0)
     t_got = time.monotonic()
-    assert hc is not None, "acquire of a free lock failed"
     time.sleep(max(0.0, t_got + 1.0 + 0.25 - time.monotonic()))
     assert a.owned(hc) is False, "owned() is True after the 1 s grant ran out, nobody holding"
 
