@@ -71,9 +71,12 @@ class Bench:
     def doubt(self) -> dict[str, list[str]]:
         return {p.name: p.in_doubt() for p in self.parts}
 
-    def run(self, txid: str, plans: dict[int, Plan] | None = None) -> tuple[str, Any]:
+    def run(
+        self, txid: str, plans: dict[int, Plan] | None = None, *, stage: bool = True
+    ) -> tuple[str, Any]:
         """Stage and run ``txid``; ('returned', bool) | ('raised', exc) | ('crashed', Crash)."""
-        self.stage(txid)
+        if stage:
+            self.stage(txid)
         self.arm(plans or {})
         try:
             return "returned", self.coordinator.run(txid, self.parts)
@@ -126,6 +129,19 @@ class Bench:
             f"{[p.name for p, v in zip(self.parts, vals, strict=True) if not v]}"
         )
         return vals
+
+    def unacknowledged(self, txid: str, op: str) -> list[str]:
+        """Participants that had to hear ``op`` for ``txid`` and never acknowledged it.
+
+        Every participant must hear a commit; an abort, every one that did not
+        vote no (TWOPC-9). Acknowledged: a call returned without raising.
+        """
+        return [
+            p.name
+            for p in self.parts
+            if (op == "commit" or self.trace.votes.get((p.name, txid)) is not False)
+            and (p.name, op, txid) not in self.trace.acks
+        ]
 
     def assert_ended(self, context: str) -> None:
         left = {n: t for n, t in self.doubt().items() if t}
@@ -404,6 +420,34 @@ def test_prepared_work_survives_a_participant_restart(bench: Any) -> None:
     b.probe("after a restart and a commit of the prepared branch", want=True)
 
 
+@clause("TWOPC-1")
+def test_work_lost_before_prepare_is_committed_nowhere(bench: Any) -> None:
+    """p1 crashes after the writes, before run starts: t1 must commit at no participant.
+
+    The restarted p1 (a new participant object of the same name) lost its
+    unprepared work (fault model): it must vote no, or fail its prepare, and
+    the transaction then aborts at p0 and p2 too. A participant that votes yes
+    with nothing prepared commits nothing while the others commit the writes
+    (known-bad ``lost-work-votes-yes``). The other participant-crash tests
+    crash inside run, where the coordinator sees the crash as an error.
+    """
+    b = bench(3)
+    b.stage("t1")
+    b.parts[1].crash()
+    expect(b.parts[1].crashes == 1, "p1 did not restart")
+    how, result = b.run("t1", stage=False)
+    if how != "returned":
+        b.recover()
+    b.probe(
+        "p1 lost its unprepared work in a crash before run",
+        want=False,
+        returned=False if how == "returned" else None,
+    )
+    assert (how, result) == ("returned", False), (
+        f"p1 lost its work for t1 in a crash before run, yet run gave {how} {result!r}"
+    )
+
+
 # ----------------------------------------------------------- coordinator crashes
 
 #: Where the coordinator dies: participant index -> its plan, over 3 participants.
@@ -560,6 +604,82 @@ def test_participant_phase_two_twice(bench: Any) -> None:
     assert p.read("kt1") == 1, f"a repeated commit changed the value to {p.read('kt1')}"
     assert p.read("kt2") == 0, f"a repeated abort changed the value to {p.read('kt2')}"
     b.probe("after commit twice and abort twice", ())
+
+
+# ------------------------------------------------------- reporting phase two
+
+
+def phase_two_plans(op: str, fault: str) -> dict[int, Plan]:
+    """Plans over three participants: ``fault`` at every one that must hear ``op``.
+
+    For abort, p2 votes no after p0 and p1 voted yes, so p0 and p1 are prepared
+    when they hear it. Every participant gets the fault, so that a coordinator
+    that stops at its first failure (SQLAlchemy) has not committed anywhere
+    either: the recovery that follows can still end the transaction one way.
+    """
+    if op == "commit":
+        return {i: {("commit", "before"): fault} for i in range(3)}
+    return {
+        0: {("abort", "before"): fault},
+        1: {("abort", "before"): fault},
+        2: {("prepare", "before"): "no"},
+    }
+
+
+@pytest.mark.parametrize("op", ["commit", "abort"])
+@clause("TWOPC-14", "TWOPC-8")
+def test_run_raises_when_phase_two_does_not_get_through(bench: Any, op: str) -> None:
+    """Every participant that must hear the outcome is down for it: run raises, never returns.
+
+    The votes got through, then the participants became unreachable: every
+    commit, or abort, finds its connection broken (the hook's ``down``: a
+    participant crash and a ConnectionError) until the test brings them back.
+    A run that returned would tell its caller the transaction is over while
+    prepared branches hold it (and their locks), with nothing prompting the
+    recovery that ends them. Then, the participants back, one recovery ends it.
+    """
+    b = bench(3)
+    how, result = b.run("t1", phase_two_plans(op, "down"))
+    untold = b.unacknowledged("t1", op)
+    b.recover()  # the participants are back (disarmed): end what is left either way
+    b.probe(f"every participant down for {op} in phase two, then one recovery")
+    expect(untold, f"a participant acknowledged {op} although it was down")
+    assert how == "raised", (
+        f"{', '.join(untold)} never acknowledged the {op} of t1 (down), yet run "
+        f"{'returned ' + repr(result) if how == 'returned' else how}: the caller is told "
+        "the transaction ended while it is still open there, and has no reason to recover"
+    )
+
+
+@pytest.mark.parametrize("op", ["commit", "abort"])
+@clause("TWOPC-14", "TWOPC-7")
+def test_run_returns_once_a_retry_gets_through(bench: Any, op: str) -> None:
+    """Each participant's first two phase-two calls fail: run returns iff all were acknowledged.
+
+    A failed call finds the participant's connection broken (hook ``errors:2``).
+
+    A coordinator that retries gets every commit (abort) through on the third
+    call and must then return the outcome: an exception says "outcome unknown",
+    and a caller that retries its business operation on one applies it twice.
+    One that does not retry (or gives up sooner) has a participant without an
+    acknowledgment, and must raise. The trace says which.
+    """
+    b = bench(3)
+    how, result = b.run("t1", phase_two_plans(op, "errors:2"))
+    untold = b.unacknowledged("t1", op)
+    if how != "returned" or untold:
+        b.recover()  # what run left unfinished, so that the probes see the end state
+    b.probe(f"every phase-two {op} failed twice at first", want=None if untold else op == "commit")
+    if untold:
+        assert how == "raised", (
+            f"{', '.join(untold)} never acknowledged the {op} of t1, yet run "
+            f"{'returned ' + repr(result) if how == 'returned' else how}"
+        )
+    else:
+        assert (how, result) == ("returned", op == "commit"), (
+            f"every participant acknowledged the {op} of t1 (after failed attempts), "
+            f"yet run {how} {result!r}: the caller cannot tell it from an unknown outcome"
+        )
 
 
 # --------------------------------------------------------------- prepare timeout

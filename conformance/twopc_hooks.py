@@ -6,7 +6,10 @@ times out, loses its reply, crashes the participant (``close()`` and a fresh
 one from ``reopen``) or crashes the coordinator (raises :class:`Crash`), or is slow (``slow:S``
 before the call: the call starts S seconds late; ``slow-reply:S`` after it:
 the call took effect, its answer comes S seconds late). Each planned fault
-fires once. Every call is written to a shared :class:`Trace`, which also
+fires once, except ``errors:N`` (the next N calls fail) and ``down`` (every
+call fails until the plan is cleared); both break the participant's
+connections as a crash does. Every call is written to a shared
+:class:`Trace`, with the calls that returned (acknowledged), which also
 records isolation violations as they happen. :meth:`Hooked.wait_idle` waits
 until no call is in flight (a slow call outlives the run that gave up on it),
 so that probes see the state the late call left.
@@ -36,6 +39,10 @@ ACTIONS = (
     "slow-reply:S",  # after: the call took effect; sleep S seconds, then answer
     "run:NAME",  # before or after: call trace.actions[NAME]() (a fault proxy's hold, say)
     "run-first:NAME",  # the same, at the first participant of the trace to get here only
+    # The next two break the participant's connections as crash-participant does
+    # (a real unreachable server leaves no live connection holding its branch):
+    "errors:N",  # before: the next N calls find the connection broken: nothing done
+    "down",  # before: every call finds it broken, until disarmed (the plan cleared)
 )
 
 
@@ -52,6 +59,8 @@ class Trace:
     """Every call the coordinator made, and every isolation violation seen."""
 
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The calls that returned without raising: (participant, op, txid).
+    acks: set[tuple[str, str, str]] = field(default_factory=set)
     violations: list[str] = field(default_factory=list)
     #: (participant, txid) -> the vote prepare returned (absent: it raised or was not asked).
     votes: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -128,6 +137,10 @@ class Hooked:
             return False
         if action == "error":
             raise ParticipantFailure(f"injected failure at {self.name}.{op}")
+        if action == "down" and when == "before":
+            self.plan[(op, when)] = action  # still down at the next call
+            self.crash()
+            raise ConnectionError(f"{self.name} is down ({op}): its connection broke")
         if action == "timeout":
             raise TimeoutError(f"injected timeout at {self.name}.{op}")
         if action == "lost-reply":
@@ -142,6 +155,11 @@ class Hooked:
             self.crash()
             raise ConnectionError(f"{self.name} crashed at {op} ({when})")
         kind, _, arg = action.partition(":")
+        if kind == "errors" and when == "before":
+            if int(arg) > 1:
+                self.plan[(op, when)] = f"errors:{int(arg) - 1}"
+            self.crash()
+            raise ConnectionError(f"{self.name}.{op}: connection broke ({arg} to go)")
         if kind == "run-first":
             with self.trace.mutex:
                 first, self.trace.first_fired = not self.trace.first_fired, True
@@ -167,10 +185,13 @@ class Hooked:
             if self.jitter > 0:
                 time.sleep(random.uniform(0, self.jitter))
             early = self._fault(op, "before", txid)
-            if early is not None:
-                return early
-            result = getattr(self.inner, op)(txid)
-            self._fault(op, "after", txid)
+            if early is None:
+                result = getattr(self.inner, op)(txid)
+                self._fault(op, "after", txid)
+            else:
+                result = early  # a planned no vote: the call returned
+            with self.trace.mutex:
+                self.trace.acks.add((self.name, op, txid))
             return result
         finally:
             with self._idle:

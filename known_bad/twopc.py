@@ -6,7 +6,8 @@ returns at the first error, leaving the rest prepared; the vote itself is
 never looked at; ``main`` calls ``Commit`` whatever ``Begin`` returned, then
 ``Rollback``; nothing is logged, so there is nothing to recover from. The
 others are the reference coordinator with one mistake each, run over the
-suite's memory participants (``NonIdempotentCommit`` brings its own).
+suite's memory participants (``NonIdempotentCommit`` and
+``LostWorkVotesYes`` bring their own).
 
 Every class is its own adapter: ``distconform.known_bad.twopc:Name.factory``.
 """
@@ -27,6 +28,7 @@ from distconform.reference.twopc.coordinator import (
     Coordinator,
     MemoryJournal,
     Participant,
+    PhaseTwoIncomplete,
 )
 from distconform.reference.twopc.memory import MemoryParticipant
 
@@ -335,6 +337,83 @@ class SharedTxidState(_Mistake):
         return commit
 
 
+class SilentPhaseTwo(_Mistake):
+    """Returns the decision even when phase two did not reach every participant.
+
+    "The decision is logged, so recovery will finish it": but recovery here is
+    the caller's call, and a caller told the transaction ended has no reason to
+    make it; the unreached participants keep the transaction prepared.
+    """
+
+    def run(self, txid: str, participants: Sequence[Any]) -> bool:
+        try:
+            return super().run(txid, participants)
+        except PhaseTwoIncomplete:
+            commit = self.journal.states().get(txid) in (COMMIT, DONE)
+            return commit
+
+
+class _NotingFailures:
+    """A participant seen through a list that every failed commit or abort is added to."""
+
+    def __init__(self, inner: Any, failed: list[str]) -> None:
+        self.inner, self.failed, self.name = inner, failed, inner.name
+
+    def commit(self, txid: str) -> None:
+        self._call(self.inner.commit, txid)
+
+    def abort(self, txid: str) -> None:
+        self._call(self.inner.abort, txid)
+
+    def _call(self, op: Any, txid: str) -> None:
+        try:
+            op(txid)
+        except Exception:
+            self.failed.append(self.name)
+            raise
+
+
+class AlarmAfterRetry(_Mistake):
+    """Counts every failed phase-two attempt as a failure, even one a retry got through.
+
+    The retries are the reference's; the report is not: run raises "phase two
+    incomplete" when any attempt failed, after every participant acknowledged,
+    and a caller that retries its operation on an error applies a committed
+    transfer twice.
+    """
+
+    def _finish(self, txid: str, participants: Sequence[Participant], commit: bool) -> None:
+        failed: list[str] = []
+        seen: Any = [_NotingFailures(p, failed) for p in participants]
+        super()._finish(txid, seen, commit)
+        if failed:  # should be: only a participant whose last attempt failed
+            raise PhaseTwoIncomplete(f"transaction {txid!r}: {', '.join(failed)} failed")
+
+
+class LostWorkParticipant(MemoryParticipant):
+    """A participant that votes yes for a transaction whose unprepared work it lost."""
+
+    def prepare(self, txid: str) -> bool:
+        with self._store.mutex:
+            work = self._active.pop(txid, {})  # nothing after a crash: prepares nothing
+            self._store.prepared.setdefault(txid, work)
+            return True
+
+
+class LostWorkVotesYes(_Mistake):
+    """The reference coordinator over participants that vote yes after losing their work.
+
+    "No error, so yes": after a restart the participant has no trace of the
+    transaction, prepares an empty branch and votes yes; the others commit the
+    writes, it commits nothing.
+    """
+
+    CAPABILITIES = frozenset({"participants"})
+
+    def participant(self, name: str) -> LostWorkParticipant:
+        return LostWorkParticipant(name, f"{self.namespace}lostwork")
+
+
 KNOWN_BAD = [
     KnownBad(
         "seed-2pc",
@@ -425,5 +504,29 @@ KNOWN_BAD = [
         ("TWOPC-13",),
         "two threads on one coordinator: one run's prepares and decision land on the "
         "other's transaction",
+    ),
+    KnownBad(
+        "silent-phase-two",
+        "twopc",
+        "distconform.known_bad.twopc:SilentPhaseTwo.factory",
+        ("TWOPC-14",),
+        "run returns the decision while unreached participants still hold the transaction "
+        "prepared: the caller has no reason to call recover",
+    ),
+    KnownBad(
+        "alarm-after-retry",
+        "twopc",
+        "distconform.known_bad.twopc:AlarmAfterRetry.factory",
+        ("TWOPC-14",),
+        "run raises after a retry got every phase-two call through: the caller reads an "
+        "unknown outcome and retries a committed operation",
+    ),
+    KnownBad(
+        "lost-work-votes-yes",
+        "twopc",
+        "distconform.known_bad.twopc:LostWorkVotesYes.factory",
+        ("TWOPC-1",),
+        "a participant restarted after losing its unprepared work votes yes: the others "
+        "commit the writes, it commits nothing",
     ),
 ]
