@@ -52,10 +52,24 @@ ENV_MYSQL = "DISTCONFORM_MYSQL_URL"
 ENV_MASTERS = "DISTCONFORM_REDIS_MASTERS"
 
 
+#: Tries of a private server's first start, each on a new free port (see _PrivateServer.start).
+START_ATTEMPTS = 5
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _port_taken(port: int) -> bool:
+    """True when something else holds ``port`` on 127.0.0.1 (a bind there fails)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- URLs
@@ -149,18 +163,38 @@ class _PrivateServer:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix=f"distconform-{self.name}-")
         self._executor: Any = None
+        self._started = False
 
     def command(self) -> list[str]:
         raise NotImplementedError
 
     def start(self) -> _PrivateServer:
         from mirakuru import TCPExecutor
+        from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError
 
-        self._executor = TCPExecutor(
-            self.command(), host="127.0.0.1", port=self.port, timeout=30, shell=False
-        )
-        self._executor.start()
-        return self
+        # free_port() only says the port was free a moment ago: another process
+        # (a pytest-xdist worker, a helper's run) may take it before the server
+        # binds it. Before the first start nobody has the URL yet, so take
+        # another port and try again; a restart keeps its port.
+        for attempt in range(START_ATTEMPTS):
+            self._executor = TCPExecutor(
+                self.command(), host="127.0.0.1", port=self.port, timeout=30, shell=False
+            )
+            try:
+                self._executor.start()
+            except (AlreadyRunning, ProcessExitedWithError):
+                self._executor = None
+                if self._started or attempt == START_ATTEMPTS - 1 or not _port_taken(self.port):
+                    raise
+                self.port = free_port()
+                self._new_port()
+                continue
+            self._started = True
+            return self
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _new_port(self) -> None:
+        """Forget whatever was written for the old port (a config file)."""
 
     @property
     def pid(self) -> int:
@@ -261,6 +295,10 @@ class PrivateSentinel(_PrivateServer):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _new_port(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.dir, "sentinel.conf"))
 
     @staticmethod
     def available() -> bool:

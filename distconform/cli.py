@@ -155,6 +155,9 @@ def verify(args: argparse.Namespace) -> int:
             "-q", "--tb=no", "-p", "no:cacheprovider", "--import-mode=importlib",
             "--dc-report-dir", str(report_dir), "-o", f"timeout={TEST_TIMEOUT}",
             "-W", "ignore::DeprecationWarning",
+            # One process: the project's ini file asks for pytest-xdist workers
+            # (distconform_workers) when run from a clone; verify stays as it was.
+            "-p", "no:xdist",
         ]  # fmt: skip
         if args.require_backends:
             pytest_args.append("--require-backends")

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -34,6 +35,10 @@ OPT_REQUIRE = "--require-backends"
 OPT_TIMEOUT = "--call-timeout"
 OPT_REPORT = "--dc-report-dir"
 NOT_APPLICABLE = "not applicable"
+#: Ini option: pytest-xdist workers for a run that names none (see pytest_load_initial_conftests).
+INI_WORKERS = "distconform_workers"
+#: Ini option: files whose tests share one xdist worker (see _Results.pytest_xdist_make_scheduler).
+INI_ONE_WORKER = "distconform_one_worker"
 
 _BACKENDS_KEY = pytest.StashKey["_backends.Backends"]()
 _ADAPTERS_KEY = pytest.StashKey[dict[str, list[Adapter]]]()
@@ -42,6 +47,9 @@ _IMPLS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
 _CALIBRATOR_KEY = pytest.StashKey[Calibrator]()
 #: The user_properties key under which a test's timing checks travel to the report.
 TIMING_PROPERTY = "distconform_timing"
+#: The workeroutput key under which an xdist worker sends its servers and calibration.
+WORKER_OUTPUT = "distconform"
+_RESULTS_PLUGIN = "distconform-results"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +73,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         OPT_REPORT, default=".distconform",
         help="folder for report.json and report.md (default .distconform)",
     )  # fmt: skip
+    parser.addini(
+        INI_WORKERS,
+        "pytest-xdist worker processes for a run that names none (-n); 0 runs in this process",
+        default="0",
+    )
+    parser.addini(
+        INI_ONE_WORKER,
+        "test files whose tests all run on one pytest-xdist worker (module-scoped child runs)",
+        type="linelist",
+        default=[],
+    )
+
+
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """Run side by side (pytest-xdist ``-n N --dist loadgroup``) when the ini file asks for it.
+
+    The project's pyproject.toml sets ``distconform_workers``, so its README test
+    command runs in parallel without naming xdist, and ``-p no:xdist`` (or any
+    ``-n``/``--dist``) on the command line still wins; an ``-n`` in ``addopts``
+    would break ``-p no:xdist``. Not in an xdist worker, nor in a process a
+    worker started (they inherit ``PYTEST_XDIST_WORKER``): child runs started by
+    tests run in one process unless they ask for workers themselves.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or not early_config.pluginmanager.has_plugin("xdist"):
+        return
+    named = ("-n", "--numprocesses", "--dist", "-d", "--tx")
+    if any(a in named or a.startswith(("-n", "--numprocesses=", "--dist=")) for a in args):
+        return
+    try:
+        workers = int(str(early_config.getini(INI_WORKERS)).strip() or "0")
+    except ValueError:
+        msg = f"{INI_WORKERS} in the ini file: write a number of workers"
+        raise pytest.UsageError(msg) from None
+    if workers > 0:
+        args[:] = [*args, "-n", str(workers), "--dist", "loadgroup"]
 
 
 def _register_hypothesis_profiles() -> None:
@@ -91,6 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(*ids): the spec clauses this test checks")
     config.stash[_RESULTS_KEY] = []
     config.stash[_IMPLS_KEY] = {}
+    if not config.pluginmanager.has_plugin(_RESULTS_PLUGIN):
+        config.pluginmanager.register(_Results(config), _RESULTS_PLUGIN)
     _register_hypothesis_profiles()
     selected: dict[str, list[Adapter]] = {}
     try:
@@ -342,20 +389,73 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif report.failed:  # setup or teardown broke
         outcome, message = "error", _message(call)
     if outcome is not None:
-        item.config.stash[_RESULTS_KEY].append(
-            {
-                "implementation": adapter.name,
-                "mechanism": adapter.mechanism,
-                "spec": adapter.spec,
-                "clauses": list(marker.args),
-                "test": item.nodeid,
-                "outcome": outcome,
-                "message": message,
-                "duration": round(report.duration, 4),
-                "timing": [v for k, v in item.user_properties if k == TIMING_PROPERTY],
-            }
-        )
+        # Carried on the report, so that under pytest-xdist the result reaches
+        # the controller (which writes the one report) with the test's outcome;
+        # pytest_runtest_logreport files it, in this process or the controller.
+        meta = item.config.stash[_IMPLS_KEY].get(f"{adapter.mechanism}/{adapter.name}")
+        report.distconform_impl = meta
+        report.distconform_result = {
+            "implementation": adapter.name,
+            "mechanism": adapter.mechanism,
+            "spec": adapter.spec,
+            "clauses": list(marker.args),
+            "test": item.nodeid,
+            "outcome": outcome,
+            "message": message,
+            "duration": round(report.duration, 4),
+            "timing": [v for k, v in item.user_properties if k == TIMING_PROPERTY],
+        }
     return report
+
+
+class _Results:
+    """Files the results reports carry; under pytest-xdist, also the workers' figures.
+
+    A plugin object registered per run (pytest_configure), since
+    pytest_runtest_logreport and pytest_testnodedown get no config.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        #: Per xdist worker: its servers and calibration (sent at its session end).
+        self.workers: dict[str, dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = getattr(report, "distconform_result", None)
+        if result is None:
+            return
+        self.config.stash[_RESULTS_KEY].append(result)
+        meta = getattr(report, "distconform_impl", None)
+        if meta is not None:
+            self.config.stash[_IMPLS_KEY].setdefault(f"{meta['mechanism']}/{meta['name']}", meta)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """--dist loadgroup, and every test of a file named in the ini file on one worker.
+
+        Such files hold module-scoped fixtures with child runs, which each worker
+        would otherwise run again. (xdist_group marks do not group under pytest
+        9.2 with pytest-xdist 3.8: the worker's renamed node id is ignored.)
+        """
+        if config.getoption("dist", None) != "loadgroup":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        files = frozenset(str(f) for f in config.getini(INI_ONE_WORKER))
+
+        class _Scheduling(LoadGroupScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                path = nodeid.split("::", 1)[0]
+                return path if path in files else str(super()._split_scope(nodeid))
+
+        return _Scheduling(config, log)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        out = getattr(node, "workeroutput", None) or {}
+        if WORKER_OUTPUT in out:
+            wid = (getattr(node, "workerinput", None) or {}).get("workerid", len(self.workers))
+            self.workers[str(wid)] = out[WORKER_OUTPUT]
 
 
 def _message(call: pytest.CallInfo[None]) -> str:
@@ -366,43 +466,76 @@ def _message(call: pytest.CallInfo[None]) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    results = session.config.stash.get(_RESULTS_KEY, [])
+    config = session.config
+    b = config.stash.get(_BACKENDS_KEY, None)
+    calibrator = config.stash.get(_CALIBRATOR_KEY, None)
+    measured = calibrator.measured if calibrator is not None else None
+    own_cal = measured.to_json() if measured is not None else None
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        # An xdist worker: its results went to the controller with each report;
+        # the controller writes the one report, with these figures merged in.
+        workeroutput[WORKER_OUTPUT] = {
+            "versions": dict(b.versions) if b is not None else {},
+            "origin": dict(b.origin) if b is not None else {},
+            "calibration": own_cal,
+        }
+        return
+    results = config.stash.get(_RESULTS_KEY, [])
     if not results:
         return
     from distconform import report
 
-    b = session.config.stash.get(_BACKENDS_KEY, None)
-    calibrator = session.config.stash.get(_CALIBRATOR_KEY, None)
-    measured = calibrator.measured if calibrator is not None else None
-    data = report.build(
-        results,
-        session.config.stash[_IMPLS_KEY],
-        b,
-        calibration=measured.to_json() if measured is not None else None,
-    )
-    out = Path(session.config.getoption(OPT_REPORT))
+    collector = config.pluginmanager.get_plugin(_RESULTS_PLUGIN)
+    workers: dict[str, dict[str, Any]] = getattr(collector, "workers", {})
+    servers: Any = b
+    calibration = own_cal
+    calibrations: dict[str, Any] = {}
+    if workers:
+        # Each worker found its own servers (the same URLs) and measured its own
+        # calibration under the run's load; every timing verdict carries the
+        # tolerance its worker applied. The report's headline calibration is the
+        # one with the widest tight tolerance, and every worker's is kept.
+        versions: dict[str, str] = {}
+        origin: dict[str, str] = {}
+        for w in sorted(workers):
+            versions.update(workers[w].get("versions") or {})
+            origin.update(workers[w].get("origin") or {})
+            if workers[w].get("calibration"):
+                calibrations[w] = workers[w]["calibration"]
+        servers = SimpleNamespace(versions=versions, origin=origin)
+        if calibrations:
+            calibration = max(calibrations.values(), key=lambda c: c["tolerance"]["memory"])
+    data = report.build(results, config.stash[_IMPLS_KEY], servers, calibration=calibration)
+    if calibrations:
+        data["calibration_per_worker"] = calibrations
+    out = Path(config.getoption(OPT_REPORT))
     if not out.is_absolute():
-        out = Path(session.config.invocation_params.dir) / out
+        out = Path(config.invocation_params.dir) / out
     report.write(data, out)
-    session.config.stash[_RESULTS_KEY] = []
-    session.config._distconform_report = out / "report.json"  # type: ignore[attr-defined]
+    config.stash[_RESULTS_KEY] = []
+    config._distconform_report = out / "report.json"  # type: ignore[attr-defined]
+    config._distconform_calibrations = (  # type: ignore[attr-defined]
+        calibrations or ({"": own_cal} if own_cal else {})
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     path = getattr(config, "_distconform_report", None)
     if path is not None:
         terminalreporter.write_line(f"distconform report: {path}")
-    calibrator = config.stash.get(_CALIBRATOR_KEY, None)
-    cal = calibrator.measured if calibrator is not None else None
-    if cal is not None:
-        figures = [f"jitter p99 {cal.jitter.p99 * 1000:.1f} ms"] + [
-            f"{k} round trip p99 {f.p99 * 1000:.1f} ms" for k, f in sorted(cal.rtt.items())
+    cals = getattr(config, "_distconform_calibrations", None)
+    if cals is None:
+        calibrator = config.stash.get(_CALIBRATOR_KEY, None)
+        cal = calibrator.measured if calibrator is not None else None
+        cals = {"": cal.to_json()} if cal is not None else {}
+    for worker, c in sorted(cals.items()):
+        figures = [f"jitter p99 {c['jitter']['p99'] * 1000:.1f} ms"] + [
+            f"{k} round trip p99 {f['p99'] * 1000:.1f} ms" for k, f in sorted(c["rtt"].items())
         ]
-        tight = ", ".join(
-            f"{k} {cal.tolerance([k] if k != 'memory' else []) * 1000:.0f} ms"
-            for k in ["memory", *sorted(cal.rtt)]
-        )
+        tight = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in c["tolerance"].items())
+        who = f" ({worker})" if worker else ""
         terminalreporter.write_line(
-            f"distconform timing calibration: {', '.join(figures)}; tight tolerance "
+            f"distconform timing calibration{who}: {', '.join(figures)}; tight tolerance "
             f"(1 round trip): {tight}"
         )

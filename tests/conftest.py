@@ -17,6 +17,9 @@ def servers_env() -> dict[str, str]:
     env.setdefault("DISTCONFORM_REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("DISTCONFORM_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    # A child pytest runs in one process (the ini file's distconform_workers
+    # would start pytest-xdist workers in it); the parent runs children side by side.
+    env["PYTEST_ADDOPTS"] = " ".join(filter(None, [env.get("PYTEST_ADDOPTS"), "-p no:xdist"]))
     return env
 
 
