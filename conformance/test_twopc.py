@@ -725,18 +725,27 @@ def test_votes_before_the_prepare_timeout_commit(bench: Any) -> None:
     b.probe("after five runs with a yes at 0.7 T", txids, want=True, returned=True)
 
 
+@pytest.mark.parametrize("p0", ["prompt", "yes-at-0.8T"])
 @clause("TWOPC-10")
-def test_votes_after_the_prepare_timeout_abort(bench: Any, timing: Any) -> None:
-    """p1 answers 1.5 s after T, five times: run returns False at T (within tolerance)."""
+def test_votes_after_the_prepare_timeout_abort(bench: Any, timing: Any, p0: str) -> None:
+    """p1 answers 1.5 s after T, five times: run returns False at T (within tolerance).
+
+    ``yes-at-0.8T``: p0 votes yes only at 0.8 T, so p1 is asked 0.8 T into the
+    run: the timeout still runs from run's start. A coordinator that gives each
+    vote T of its own (known-bad ``per-vote-timeout``) returns at 1.8 T.
+    """
     b = bench(3)
     t_out = declared_timeout(b)
     late = t_out + 1.5
     txids = tuple(f"above{k}" for k in range(TRIALS))
     spans: list[float] = []
     results: list[tuple[str, Any]] = []
+    plan: dict[int, Plan] = {1: {("prepare", "before"): f"slow:{late}"}}
+    if p0 == "yes-at-0.8T":
+        plan[0] = {("prepare", "before"): f"slow:{0.8 * t_out}"}
     for t in txids:
         b.stage(t)
-        b.arm({1: {("prepare", "before"): f"slow:{late}"}})
+        b.arm(plan)
         start = time.monotonic()
         try:
             results.append(("returned", b.coordinator.run(t, b.parts)))
@@ -762,7 +771,7 @@ def test_votes_after_the_prepare_timeout_abort(bench: Any, timing: Any) -> None:
         f"{t_out} s, yet: {bad}"
     )
     timing.check(
-        f"run with a vote {late:.1f} s late returns at the prepare timeout {t_out} s",
+        f"run with a vote {late:.1f} s late (p0 {p0}) returns at the prepare timeout {t_out} s",
         spans,
         at_least=t_out,
         at_most=t_out,

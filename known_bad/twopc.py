@@ -241,6 +241,22 @@ class IgnoredPrepareTimeout(_Mistake):
         return super()._prepare(p, txid, None)
 
 
+class PerVoteTimeout(_Mistake):
+    """Declares a prepare timeout of 2 s and gives each vote 2 s from when it is asked.
+
+    The timeout is meant to bound the whole phase one, from run's start: with
+    this one, a vote asked late in the window waits up to a full T more, and
+    n slow participants hold every branch's locks for n times T.
+    """
+
+    CAPABILITIES = frozenset({"prepare-timeout"})
+    PREPARE_TIMEOUT = 2.0
+
+    def _prepare(self, p: Participant, txid: str, deadline: float | None) -> bool:
+        assert self.prepare_timeout is not None
+        return super()._prepare(p, txid, time.monotonic() + self.prepare_timeout)
+
+
 class TimeoutSparesTheLate(_Mistake):
     """On a prepare timeout, aborts only the participants that answered.
 
@@ -475,6 +491,14 @@ KNOWN_BAD = [
         "distconform.known_bad.twopc:IgnoredPrepareTimeout.factory",
         ("TWOPC-10",),
         "declares a 2 s prepare timeout and waits for a vote 3.5 s late, then commits",
+    ),
+    KnownBad(
+        "per-vote-timeout",
+        "twopc",
+        "distconform.known_bad.twopc:PerVoteTimeout.factory",
+        ("TWOPC-10",),
+        "each vote gets the whole prepare timeout from when it is asked: a vote asked at "
+        "0.8 T that never comes holds the transaction until 1.8 T",
     ),
     KnownBad(
         "timeout-spares-the-late",
