@@ -777,16 +777,20 @@ WHILE_PAUSED = 5
 
 
 @clause("HW-16")
-def test_paused_warm_node_catches_up_after_resume(impl: Any) -> None:
-    """SIGSTOP the warm node for at least H with writes going on, resume it: it catches up.
+@pytest.mark.parametrize("how", ["pause", "kill"])
+def test_failed_warm_node_catches_up(impl: Any, how: str) -> None:
+    """The warm node paused (or killed) for at least H with writes going on, then resumed
+    (or restarted): it catches up.
 
     A replica that stops (a frozen VM, a long GC) and comes back continues the
     primary's replication stream: every write the hot node applied meanwhile,
     acknowledged or not (a sync pair acknowledges none of them: the warm node
     cannot confirm), reaches the warm node. A pair that drops the entries the
     warm node did not take keeps them on the hot node only, and the next
-    failover silently undoes them. The hot node stays hot throughout: pausing
-    the warm node is no reason to fail over.
+    failover silently undoes them. A killed warm node restarts empty and must
+    resync in full (a restart that keeps the node's old place in the stream,
+    or none, leaves it empty). The hot node stays hot throughout: losing the
+    warm node is no reason to fail over.
     """
     c, ctl = pair(impl)
     load = Load(c.write, ctl, "k")
@@ -795,7 +799,7 @@ def test_paused_warm_node_catches_up_after_resume(impl: Any) -> None:
     warm = other(ctl, hot)
     during = Load(c.write, ctl, "p")
     t0 = ctl.now()
-    ctl.pause(warm)
+    ctl.pause(warm) if how == "pause" else ctl.kill(warm)
     try:
         for _ in range(WHILE_PAUSED):
             during.once()
@@ -803,18 +807,18 @@ def test_paused_warm_node_catches_up_after_resume(impl: Any) -> None:
         # Paused for at least the hold-off H, whatever the writes took.
         ctl.sleep(max(0.0, ctl.hold_off - (ctl.now() - t0)))
     finally:
-        ctl.resume(warm)
+        ctl.resume(warm) if how == "pause" else ctl.restart(warm)
     limit = SETUP_T * ctl.detection_bound
-    expect(wait_role(ctl, warm, "warm", limit), f"{warm} answers as warm again after resume")
+    expect(wait_role(ctl, warm, "warm", limit), f"{warm} answers as warm again after the {how}")
     keys = {**load.written(), **during.written()}
     split = wait_agree(ctl, hot, warm, keys, limit)
     named = ctl.hot()
-    assert named == hot, f"repro: pause warm node {warm}, resume; discovery now names {named}"
+    assert named == hot, f"repro: {how} warm node {warm}, back; discovery now names {named}"
     assert not split, (
-        f"repro: {ctl.mode} pair, pause warm node {warm}, {WHILE_PAUSED} writes "
-        f"({len(during.acked)} acknowledged), resume; {limit:.1f}s later the nodes disagree on "
+        f"repro: {ctl.mode} pair, {how} warm node {warm}, {WHILE_PAUSED} writes "
+        f"({len(during.acked)} acknowledged), back; {limit:.1f}s later the nodes disagree on "
         f"{len(split)} of {len(keys)} keys (hot {hot} / warm {warm}): "
         + ", ".join(f"{k}: {h!r}/{w!r}" for k, (h, w) in sorted(split.items())[:5])
     )
     lost = load.lost(lambda k: ctl.read_direct(hot, k))
-    assert not lost, f"repro: pause warm node {warm}; the hot node lost {sorted(lost)[:5]}"
+    assert not lost, f"repro: {how} warm node {warm}; the hot node lost {sorted(lost)[:5]}"

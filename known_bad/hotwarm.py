@@ -131,6 +131,19 @@ class HairTrigger(Bad):
         self.down_after = 0.3
 
 
+class RestartKeepsEpoch(Bad):
+    """A restarted warm node comes back empty but at the current epoch, so nothing resyncs it.
+
+    It takes the new log entries from then on and never the data from before.
+    """
+
+    def restart(self, node: str) -> None:
+        super().restart(node)
+        n = self._node(node)
+        if n.role == "warm":
+            n.epoch = self.epoch
+
+
 class ShipsEvery(Bad):
     """Async pair that ships its log only every ``EVERY``-th heartbeat (declaring L = 0.1 s)."""
 
@@ -361,6 +374,11 @@ KNOWN_BAD = [
         "drops-what-warm-missed", "hotwarm", _spec(DropsWhatWarmMissed), ("HW-16",),
         "a sync write the paused replica could not confirm is refused but kept on the primary "
         "only: the resumed replica never gets it, and the next failover undoes it",
+    ),
+    KnownBad(
+        "restart-keeps-epoch", "hotwarm", _spec(RestartKeepsEpoch), ("HW-16",),
+        "a restarted (empty) replica rejoins at the current position of the stream instead "
+        "of resyncing: it never gets the data written before it died",
     ),
     KnownBad(
         "lagging-replica", "hotwarm", _spec(LaggingReplica), ("HW-2",),
