@@ -1111,7 +1111,13 @@ def test_failed_calls_leave_no_endless_grant(impl: Any) -> None:
 
 
 def _proxied(impl: Any) -> tuple[Any, Any]:
-    """The implementation through a fault proxy on its server; skipped without a server."""
+    """The implementation through a fault proxy on its server.
+
+    LOCK-28 and LOCK-29 require ``distributed``: a process-local lock has no
+    connection to cut (n/a). A distributed lock whose server the proxy cannot
+    stand in front of (several Redis masters, another store) is skipped with
+    the reason.
+    """
     backend = (
         "redis" if "redis" in impl.impl.needs else "mysql" if "mysql" in impl.impl.needs else None
     )
