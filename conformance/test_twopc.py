@@ -839,7 +839,12 @@ def test_outcome_is_none_while_votes_are_pending(bench: Any) -> None:
     """While p1 is still preparing, another client's outcome says None; then True."""
     b = bench(3)
     observer = b.impl.client("observer")
-    slow = 1.2  # below any sensible prepare timeout; the query takes milliseconds
+    # p1's yes comes this late: long beside the query (milliseconds), and below
+    # the declared prepare timeout, so that the transaction then commits. (A fixed
+    # 1.2 s failed a correct implementation declaring T = 1 s: found by a mutant.)
+    slow = 1.2
+    if b.impl.has("prepare-timeout"):
+        slow = min(slow, 0.6 * declared_timeout(b))
     b.stage("t1")
     b.arm({1: {("prepare", "before"): f"slow:{slow}"}})
     box: list[Any] = []
