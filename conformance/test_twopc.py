@@ -14,6 +14,7 @@ same implementation, with the same participants (faults disarmed).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -609,6 +610,21 @@ def test_participant_phase_two_twice(bench: Any) -> None:
 # ------------------------------------------------------- reporting phase two
 
 
+@contextlib.contextmanager
+def verdict_first(wrong: str | None) -> Iterator[None]:
+    """Run the recovery and probes; if they fail after run already got it wrong, say that first.
+
+    The probes still run after a wrong report (they find what it left); their
+    failure then names the report too, so the verdict's message leads with it.
+    """
+    try:
+        yield
+    except AssertionError as exc:
+        if wrong is None:
+            raise
+        raise AssertionError(f"{wrong}; then: {str(exc).splitlines()[0]}") from exc
+
+
 def phase_two_plans(op: str, fault: str) -> dict[int, Plan]:
     """Plans over three participants: ``fault`` at every one that must hear ``op``.
 
@@ -641,14 +657,18 @@ def test_run_raises_when_phase_two_does_not_get_through(bench: Any, op: str) -> 
     b = bench(3)
     how, result = b.run("t1", phase_two_plans(op, "down"))
     untold = b.unacknowledged("t1", op)
-    b.recover()  # the participants are back (disarmed): end what is left either way
-    b.probe(f"every participant down for {op} in phase two, then one recovery")
+    wrong = None
+    if how != "raised":
+        wrong = (
+            f"{', '.join(untold)} never acknowledged the {op} of t1 (down), yet run "
+            f"{'returned ' + repr(result) if how == 'returned' else how}: the caller is told "
+            "the transaction ended while it is still open there, and has no reason to recover"
+        )
+    with verdict_first(wrong):  # the participants are back (disarmed): end what is left
+        b.recover()
+        b.probe(f"every participant down for {op} in phase two, then one recovery")
     expect(untold, f"a participant acknowledged {op} although it was down")
-    assert how == "raised", (
-        f"{', '.join(untold)} never acknowledged the {op} of t1 (down), yet run "
-        f"{'returned ' + repr(result) if how == 'returned' else how}: the caller is told "
-        "the transaction ended while it is still open there, and has no reason to recover"
-    )
+    assert wrong is None, wrong
 
 
 @pytest.mark.parametrize("op", ["commit", "abort"])
@@ -667,19 +687,23 @@ def test_run_returns_once_a_retry_gets_through(bench: Any, op: str) -> None:
     b = bench(3)
     how, result = b.run("t1", phase_two_plans(op, "errors:2"))
     untold = b.unacknowledged("t1", op)
-    if how != "returned" or untold:
-        b.recover()  # what run left unfinished, so that the probes see the end state
-    b.probe(f"every phase-two {op} failed twice at first", want=None if untold else op == "commit")
-    if untold:
-        assert how == "raised", (
+    wrong = None
+    if untold and how != "raised":
+        wrong = (
             f"{', '.join(untold)} never acknowledged the {op} of t1, yet run "
             f"{'returned ' + repr(result) if how == 'returned' else how}"
         )
-    else:
-        assert (how, result) == ("returned", op == "commit"), (
+    elif not untold and (how, result) != ("returned", op == "commit"):
+        wrong = (
             f"every participant acknowledged the {op} of t1 (after failed attempts), "
             f"yet run {how} {result!r}: the caller cannot tell it from an unknown outcome"
         )
+    with verdict_first(wrong):
+        if how != "returned" or untold:
+            b.recover()  # what run left unfinished, so that the probes see the end state
+        want = None if untold else op == "commit"
+        b.probe(f"every phase-two {op} failed twice at first", want=want)
+    assert wrong is None, wrong
 
 
 # --------------------------------------------------------------- prepare timeout
