@@ -516,6 +516,42 @@ def test_dead_holder_stops_blocking_after_ttl(impl: Any, request: pytest.Fixture
     )  # fmt: skip
 
 
+@clause("LOCK-7", "LOCK-8")
+@probed("res0", "res1", "res2", ttl=30.0)
+def test_blocked_acquire_gets_an_expiring_grant(impl: Any, request: pytest.FixtureRequest) -> None:
+    """A blocked acquire is granted a lock whose grant runs out unreleased, soon after its TTL.
+
+    TTLs 1.5, 1.5 and 2.5 s (not whole seconds, so that a waiter retrying
+    once a second misses the instant by about half a second); one trial at a
+    time. The overrun is from before the holder's acquire began to after B's
+    acquire returned, less the TTL; it contains B's retry sleep (RETRY_SLACK,
+    as for LOCK-8) and three round trips (the holder's acquire, B's try that
+    straddles the expiry, B's successful try).
+    """
+    overruns = []
+    for i, ttl in enumerate([1.5, 1.5, 2.5]):
+        name = f"res{i}"
+        a, b = impl.client(f"a{i}"), impl.client(f"b{i}")
+        t0 = time.monotonic()
+        ha = a.acquire(name, ttl, 0)
+        expect(ha is not None, "acquire of a free lock failed")
+        wait = ttl + TOLERANCE + GRACE
+        hb = b.acquire(name, 30.0, wait)
+        t_b = time.monotonic()
+        repro = (
+            f"repro: A acquires {name} with ttl {ttl} s and never releases; B's acquire of "
+            f"{name} with timeout {wait} s, started at once,"
+        )
+        assert hb is not None, f"{repro} returned None after {t_b - t0:.3f} s"
+        assert b.release(hb), f"{repro} got a grant its release did not free"
+        overruns.append(t_b - t0 - ttl)
+    timing_check(
+        request, impl, "LOCK-7: blocked acquire, expiring grant - TTL - retry sleep",
+        [x - RETRY_SLACK for x in overruns],
+        at_least=-RETRY_SLACK, at_most=0.0, round_trips=POLL_ROUND_TRIPS,
+    )  # fmt: skip
+
+
 @clause("LOCK-8")
 @probed(*(f"res{i}" for i in range(6)), ttl=30.0)
 def test_acquire_gives_up_at_its_timeout(impl: Any, request: pytest.FixtureRequest) -> None:
@@ -565,6 +601,24 @@ def test_non_blocking_acquire_returns_at_once(impl: Any, request: pytest.Fixture
     assert_intact(impl, a, ha, "res", "five refused non-blocking acquires")
     timing_check(request, impl, "LOCK-9: non-blocking acquire of a held lock", samples,
                  at_most=0.0)  # fmt: skip
+
+
+@clause("LOCK-9")
+@probed("res", ttl=30.0)
+def test_acquire_without_timeout_returns_at_once(impl: Any, request: pytest.FixtureRequest) -> None:
+    """acquire(name, ttl) with the default timeout (0) of a held lock returns None at once."""
+    a, b = impl.client("a"), impl.client("b")
+    ha = a.acquire("res", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
+    samples = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        hb = b.acquire("res", 30.0)
+        samples.append(time.monotonic() - t0)
+        assert hb is None, "a second client was granted a held lock"
+    assert_intact(impl, a, ha, "res", "three refused acquires with the default timeout")
+    timing_check(request, impl, "LOCK-9: acquire with the default timeout of a held lock",
+                 samples, at_most=0.0)  # fmt: skip
 
 
 @clause("LOCK-10")
@@ -1223,3 +1277,56 @@ def test_acquire_whose_reply_comes_after_the_ttl(impl: Any) -> None:
         f"{'at once' if t_free is not None else 'not even now'})"
     )
     assert t_free is not None, "after the refused late acquire, res stays held"
+
+
+@clause("LOCK-30")
+@probed("res", ttl=30.0)
+def test_non_positive_ttl_is_refused(impl: Any) -> None:
+    """acquire with ttl 0 and -1 raises ValueError and leaves the lock free; so does extend."""
+    a = impl.client("a")
+    for ttl in (0.0, -1.0):
+        try:
+            h = a.acquire("res", ttl, 0)
+        except ValueError:
+            pass
+        except Exception as exc:
+            held = held_by_someone(impl, "res")
+            pytest.fail(
+                f"repro: acquire('res', ttl={ttl:g}) raised {type(exc).__name__}: {exc}, not "
+                f"ValueError; afterwards 'res' is {'held' if held else 'free'}",
+                pytrace=False,
+            )
+        else:
+            held = held_by_someone(impl, "res")
+            if h is not None:
+                a.release(h)
+            pytest.fail(
+                f"repro: acquire('res', ttl={ttl:g}) returned {h!r} instead of raising "
+                f"ValueError; afterwards 'res' is {'held' if held else 'free'}",
+                pytrace=False,
+            )
+        assert not held_by_someone(impl, "res"), (
+            f"acquire('res', ttl={ttl:g}) raised ValueError but left 'res' held"
+        )
+    if not impl.has("extend"):
+        return
+    ha = a.acquire("res", 30.0, 0)
+    assert ha is not None, "acquire of a free lock failed"
+    for ttl in (0.0, -1.0):
+        try:
+            extended = a.extend(ha, ttl)
+        except ValueError:
+            pass
+        except Exception as exc:
+            pytest.fail(
+                f"repro: A holds res (ttl 30 s); extend(handle, {ttl:g}) raised "
+                f"{type(exc).__name__}: {exc}, not ValueError",
+                pytrace=False,
+            )
+        else:
+            pytest.fail(
+                f"repro: A holds res (ttl 30 s); extend(handle, {ttl:g}) returned "
+                f"{extended!r} instead of raising ValueError",
+                pytrace=False,
+            )
+    assert_intact(impl, a, ha, "res", "extend with ttl 0 and -1 refused")

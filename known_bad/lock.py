@@ -828,6 +828,30 @@ class ForgetsBeforeRelease(RedisLock):
         return super().release(handle)
 
 
+class ZeroTtlAccepted(RedisLock):
+    """A TTL check written as ``ttl < 0``: a TTL of 0 is taken, as a 1 ms grant.
+
+    Whoever wrote the check thought of 0 as "no time at all, harmless";
+    ``_ms`` rounds it up to PX 1, so the caller gets a handle to a grant that
+    is over before it can use it (LOCK-30). Negative TTLs are still refused,
+    and every positive TTL is handled as by RedisLock.
+    """
+
+    def acquire(self, name: str, ttl: float | None, timeout: float = 0.0) -> Handle | None:
+        if ttl != 0:
+            return super().acquire(name, ttl, timeout)
+        _check(None, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            handle = self.try_acquire(self.key(name), ttl)
+            if handle is not None:
+                return handle
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(_RETRY, left))
+
+
 class NoValidityCheck(RedisLock):
     """Hands out a grant however long the acquire's reply took, even past the TTL.
 
@@ -1052,6 +1076,11 @@ def no_validity_check(ctx: Context) -> Implementation:
     return _redis(ctx, NoValidityCheck, set())
 
 
+def zero_ttl_accepted(ctx: Context) -> Implementation:
+    """Takes ttl 0 as a 1 ms grant."""
+    return _redis(ctx, ZeroTtlAccepted, set())
+
+
 def thread_lock(ctx: Context) -> Implementation:
     """A threading.Lock claimed to be distributed."""
     return Implementation(
@@ -1121,4 +1150,5 @@ KNOWN_BAD: list[KnownBad] = [
     _entry(check_then_set, CheckThenSet, "LOCK-1"),
     _entry(forgets_before_release, ForgetsBeforeRelease, "LOCK-28"),
     _entry(no_validity_check, NoValidityCheck, "LOCK-29"),
+    _entry(zero_ttl_accepted, ZeroTtlAccepted, "LOCK-30"),
 ]

@@ -57,6 +57,10 @@ TTLS = st.integers(1, 5).map(float)
 #: 0 to 6 s in half seconds: exact binary fractions, so that the clock lands
 #: on a grant's expiry instant exactly (the boundary the model pins down).
 ADVANCES = st.integers(0, 12).map(lambda k: k / 2)
+#: How long a blocking acquire may sleep between two attempts (spec/lock.md,
+#: the tolerance paragraph: the libraries' retry sleeps are 0.1 to 0.2 s). On a
+#: fake clock that sleep is the only lateness there is, so it is the bound.
+RETRY_SLACK = 0.25
 #: Steps per example. The number of examples comes from the plugin's
 #: hypothesis profile (dev or ci) and is not overridden here.
 STEPS = 40
@@ -391,3 +395,63 @@ def test_observers_agree_with_model(impl: Subject, make_target: TargetFactory) -
     if not (impl.has("owned") and impl.has("remaining")):
         pytest.skip("not applicable: needs capabilities 'owned' and 'remaining'")
     run_lock_machine(make_target, observe=True)
+
+
+@clause("LOCK-7", "LOCK-8")
+def test_blocked_acquire_gets_an_expiring_grant(make_target: TargetFactory) -> None:
+    """A blocked acquire gets a grant that runs out unreleased within one retry sleep of its end.
+
+    On the fake clock the instant is exact: the waiter is granted the lock
+    no earlier than the holder's acquire plus its TTL (LOCK-1, LOCK-5) and no
+    later than that plus RETRY_SLACK. TTLs that are not multiples of each
+    other (0.3 to 4.1 s) so that a waiter whose retry sleep is long lands
+    between two expiries and shows it.
+    """
+    for ttl in (0.3, 1.3, 2.7, 4.1):
+        target = make_target()
+        try:
+            a, b = target.client(), target.client()
+            name = f"wait{next(_examples)}"
+            t0 = target.clock.now()
+            ha = a.acquire(name, ttl, 0)
+            assert ha is not None, "acquire of a free lock failed"
+            hb = b.acquire(name, 5.0, ttl + 3.0)
+            t = target.clock.now()
+            repro = (
+                f"repro (fake clock): A acquires {name} with ttl {ttl:g} s and never releases; "
+                f"B's acquire with timeout {ttl + 3.0:g} s, started at once,"
+            )
+            assert hb is not None, f"{repro} returned None {t - t0:g} s later"
+            assert t >= t0 + ttl, f"{repro} was granted the lock {t - t0:g} s later, before the TTL"
+            assert t <= t0 + ttl + RETRY_SLACK, (
+                f"{repro} was granted the lock {t - t0 - ttl:g} s after the grant ran out, "
+                f"more than one retry sleep ({RETRY_SLACK} s)"
+            )
+        finally:
+            target.close()
+
+
+@clause("LOCK-9")
+def test_acquire_without_timeout_does_not_wait(make_target: TargetFactory) -> None:
+    """acquire(name, ttl), the timeout left at its default, of a held lock returns None at once.
+
+    The default timeout is 0 (distconform.protocols.LockClient): on the fake
+    clock a call that waited would move the clock, so "at once" is exact.
+    """
+    target = make_target()
+    try:
+        a, b = target.client(), target.client()
+        name = f"default{next(_examples)}"
+        ha = a.acquire(name, 10.0, 0)
+        assert ha is not None, "acquire of a free lock failed"
+        t0 = target.clock.now()
+        hb = b.acquire(name, 10.0)
+        waited = target.clock.now() - t0
+        assert hb is None, "a second client was granted a held lock (see LOCK-1)"
+        assert waited == 0, (
+            f"repro (fake clock): A holds {name}; B's acquire({name!r}, 10) with the default "
+            f"timeout returned after {waited:g} s, not at once (the default timeout is 0)"
+        )
+        assert a.release(ha), "the holder could not release after B's refused acquire"
+    finally:
+        target.close()
