@@ -10,6 +10,7 @@ Every class is its own adapter: ``distconform.known_bad.hotwarm:Name.factory``.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from distconform.api import Context, FakeClock, Implementation
@@ -270,9 +271,18 @@ class UnlockedWrites(Bad):
     """
 
     MODE = "async"
+    #: Seconds a shipment takes: on a real pair it is a network round trip,
+    #: during which the other threads run. Without it the window between the
+    #: copy and the reset is a few bytecodes and HW-15 caught the bug in 19 of
+    #: 20 runs, not every run (CI run of aaab821 missed it).
+    SHIP_SECONDS = 0.002
 
     def node_write(self, n: Node, key: str, value: str) -> bool:
         return self.apply_write(n, key, value)  # no ``with self.mutex``
+
+    def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
+        time.sleep(self.SHIP_SECONDS)
+        return super().replicate(hot, warm, entries)
 
 
 class DropsWhatWarmMissed(Bad):
