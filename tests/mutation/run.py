@@ -32,9 +32,15 @@ is equivalent; see ``IN_ANNOTATION``). ``--sample N`` judges a seeded random
 sample of N of them per mechanism (the table then says "N of M"), the same
 sample on every run while the file is unchanged; without it, every mutant.
 
-Kill rate = (killed + timed out) / (mutants judged); mutants whose worker broke
-(cosmic-ray's "incompetent"/"exception"/"abnormal") are counted apart and left
-out of the rate. Outputs, in ``<tree>/.distconform/mutate/``: summary.md,
+Kill rate = (killed + timed out) / (mutants judged - listed equivalents);
+mutants whose worker broke (cosmic-ray's "incompetent"/"exception"/"abnormal")
+are counted apart and left out of the rate. An equivalent mutant (one that
+changes no behaviour, so that no test can kill it) is listed by hand in
+pyproject.toml, ``[[tool.distconform.mutate.<mech>.equivalent]]`` with the
+function, operator, original and mutated line and the reason; a survivor
+matching an entry is counted apart ("equivalent"), and an entry whose mutant
+is killed is reported as wrong (the summary names it). The table shows the
+raw rate (equivalents counted as survivors) beside the rate. Outputs, in ``<tree>/.distconform/mutate/``: summary.md,
 survivors-<mech>.txt (file:line:col, function, operator, the line before and
 after), result-<mech>.json (with which test killed how many), <mech>.log.
 
@@ -127,14 +133,36 @@ class Outcome:
     #: mutants after the operator filter; more than judged when sampling
     sampled_from: int = 0
     broken: list[dict] = field(default_factory=list)
+    #: survivors that match a listed equivalent (pyproject), with its reason
+    equivalent: list[dict] = field(default_factory=list)
+    #: listed equivalents whose mutant was judged and killed: the listing is wrong
+    wrongly_listed: list[dict] = field(default_factory=list)
 
     @property
     def judged(self) -> int:
-        return self.killed + self.timed_out + len(self.survived)
+        return self.killed + self.timed_out + len(self.survived) + len(self.equivalent)
 
     @property
     def rate(self) -> float:
+        killable = self.judged - len(self.equivalent)
+        return (self.killed + self.timed_out) / killable if killable else 0.0
+
+    @property
+    def raw_rate(self) -> float:
         return (self.killed + self.timed_out) / self.judged if self.judged else 0.0
+
+
+def _listed_equivalent(row: dict, entries: list[dict]) -> dict | None:
+    """The pyproject entry that names this mutant as equivalent, if any."""
+    for e in entries:
+        if (
+            e["in"] == row["in"]
+            and e["operator"] == row["operator"]
+            and e["line"] == row["line"]
+            and e["mutant"] == row["mutant"]
+        ):
+            return e
+    return None
 
 
 def _bin(name: str) -> str:
@@ -418,18 +446,25 @@ def run_mechanism(
             outcome.seconds += float(spent.read_text())
         spent.write_text(f"{outcome.seconds:.1f}")
         outcome.sampled_from, rows = _load_sampled(work, db, tree)
+        listed = spec.get("equivalent", [])
         for row in rows:
             result = row["result"]
+            entry = _listed_equivalent(row, listed)
             if result is None:
                 outcome.broken.append(dict(row, output="never run"))
             elif result["worker_outcome"] != "normal" or result["test_outcome"] == "incompetent":
                 outcome.broken.append(row)
             elif result["test_outcome"] == "survived":
-                outcome.survived.append(row)
+                if entry is not None:
+                    outcome.equivalent.append(dict(row, why=entry["why"]))
+                else:
+                    outcome.survived.append(row)
             elif (result.get("output") or "") == "timeout":
                 outcome.timed_out += 1
             else:
                 outcome.killed += 1
+                if entry is not None:
+                    outcome.wrongly_listed.append(dict(row, why=entry["why"]))
                 failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.get("output") or "", re.M)
                 key = failed[0] if failed else "(no FAILED line: collection or exit error)"
                 outcome.killers[key] = outcome.killers.get(key, 0) + 1
@@ -443,18 +478,26 @@ def run_mechanism(
 
 def table(outcomes: list[Outcome]) -> str:
     rows = [
-        "| mechanism | mutants | killed | timed out | survived | broken | kill rate | wall time |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| mechanism | mutants | killed | timed out | survived | equivalent (listed) "
+        "| broken | kill rate | raw rate | wall time |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         if not o.measured:
-            rows.append(f"| {o.mech} | not measured: {o.note} | | | | | | |")
+            rows.append(f"| {o.mech} | not measured: {o.note} | | | | | | | | |")
             continue
         of = f" of {o.sampled_from}" if o.sampled_from > o.judged + len(o.broken) else ""
         rows.append(
             f"| {o.mech} | {o.judged}{of} | {o.killed} | {o.timed_out} | {len(o.survived)} | "
-            f"{len(o.broken)} | {100 * o.rate:.1f} % | {o.seconds:.0f} s |"
+            f"{len(o.equivalent)} | {len(o.broken)} | {100 * o.rate:.1f} % | "
+            f"{100 * o.raw_rate:.1f} % | {o.seconds:.0f} s |"
         )
+    for o in outcomes:
+        for w in o.wrongly_listed:
+            rows.append(
+                f"\n{o.mech}: listed as equivalent but killed: {w['where']} in {w['in']} "
+                f"{w['operator']} ({w['line']} -> {w['mutant']}): remove it from pyproject.toml"
+            )
     return "\n".join(rows)
 
 
@@ -464,6 +507,12 @@ def survivors_text(o: Outcome) -> str:
         lines.append(f"{s['where']}  in {s['in']}  {s['operator']}#{s['occurrence']}")
         lines.append(f"    - {s['line']}")
         lines.append(f"    + {s['mutant']}")
+    lines.append(f"\n# {o.mech}: {len(o.equivalent)} listed equivalent (pyproject.toml)")
+    for s in o.equivalent:
+        lines.append(f"{s['where']}  in {s['in']}  {s['operator']}#{s['occurrence']}")
+        lines.append(f"    - {s['line']}")
+        lines.append(f"    + {s['mutant']}")
+        lines.append(f"    why: {s['why']}")
     return "\n".join(lines) + "\n"
 
 
@@ -506,7 +555,10 @@ def run(args: argparse.Namespace) -> int:
             )
             (out_dir / f"survivors-{o.mech}.txt").write_text(survivors_text(o))
             (out_dir / f"result-{o.mech}.json").write_text(
-                json.dumps(o.__dict__ | {"rate": o.rate, "judged": o.judged}, indent=1)
+                json.dumps(
+                    o.__dict__ | {"rate": o.rate, "raw_rate": o.raw_rate, "judged": o.judged},
+                    indent=1,
+                )
             )
     (out_dir / "summary.md").write_text(text)
     print(text)
@@ -521,7 +573,7 @@ def report(args: argparse.Namespace) -> int:
         data = json.loads(path.read_text())
         if args.mechanisms and data["mech"] not in args.mechanisms:
             continue
-        data.pop("rate"), data.pop("judged")
+        data.pop("rate"), data.pop("judged"), data.pop("raw_rate", None)
         outcomes.append(Outcome(**data))
     print(table(outcomes))
     return 0
