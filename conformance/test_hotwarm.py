@@ -823,3 +823,59 @@ def test_failed_warm_node_catches_up(impl: Any, how: str) -> None:
     )
     lost = load.lost(lambda k: ctl.read_direct(hot, k))
     assert not lost, f"repro: {how} warm node {warm}; the hot node lost {sorted(lost)[:5]}"
+
+
+# ------------------------------------------------------------------ HW-17
+
+
+@clause("HW-17")
+def test_hot_node_restarted_before_detection_leaves_a_working_pair(impl: Any) -> None:
+    """Kill the hot node, restart it H/2 later: writes are acknowledged again and the pair heals.
+
+    A supervisor restarts a crashed server at once, before the failure
+    detector's silence runs out. The restarted node answers again, empty, and
+    believes its original role; the detector may promote the warm node (the
+    restarted one then rejoins as warm) or take it back as the hot node (the
+    warm one resyncs from it). Either way the pair must work again: a node
+    that answers but is never confirmed as hot, with nothing promoted in its
+    place, refuses every write forever. The span runs from the END of the
+    restart call to the END of the acknowledged write, so it never exceeds
+    the true one.
+    """
+    c, ctl = pair(impl)
+    load = Load(c.write, ctl, "k")
+    expect(load.run(BEFORE) == BEFORE, "writes are acknowledged before the fault")
+    old = ctl.hot()
+    t0 = ctl.now()
+    ctl.kill(old)
+    # Restarted H/2 after the kill's START: half the longest silence that
+    # never causes a failover, so the other half absorbs the kill and
+    # restart calls' own time (a server start) and no detector may have acted.
+    ctl.sleep(max(0.0, ctl.hold_off / 2 - (ctl.now() - t0)))
+    ctl.restart(old)
+    t_up = ctl.now()
+    t = ctl.detection_bound
+    t_ack = load.until_ack(SETUP_T * t)
+    hot = ctl.hot()
+    role = try_read(ctl.role, hot) if hot in ctl.nodes() else None
+    what = f"kill hot node {old}, restart it H/2 = {ctl.hold_off / 2:.2f}s later"
+    assert t_ack is not None, (
+        f"repro: {what}; no write acknowledged within {SETUP_T} x T = {SETUP_T * t:.1f}s "
+        f"({len(load.unacked)} attempts failed; discovery names {hot!r}, whose role is {role!r})"
+    )
+    assert t_ack - t_up <= t, f"repro: {what}; first acknowledged write {t_ack - t_up:.2f}s > T"
+    assert role == "hot", f"repro: {what}; discovery names {hot!r}, whose own role is {role!r}"
+    warm = other(ctl, hot)
+    limit = SETUP_T * t
+    assert wait_role(ctl, warm, "warm", limit), (
+        f"repro: {what}; {limit:.1f}s later {warm} has role {try_read(ctl.role, warm)!r}, "
+        f"not warm (hot {hot})"
+    )
+    load.run(5)
+    keys = load.written()
+    split = wait_agree(ctl, hot, warm, keys, limit)
+    assert not split, (
+        f"repro: {what}; the nodes disagree on {len(split)} of {len(keys)} keys "
+        f"(hot {hot} / warm {warm}): "
+        + ", ".join(f"{k}: {h!r}/{w!r}" for k, (h, w) in sorted(split.items())[:5])
+    )

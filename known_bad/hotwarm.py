@@ -305,6 +305,17 @@ class LaggingReplica(ShipsEvery):
     EVERY = 2
 
 
+class DeafToRestart(Bad):
+    """The monitor takes any answer from the hot node for its heartbeat, restarted or not.
+
+    A hot node killed and restarted within the hold-off answers at epoch 0:
+    it is never promoted away, and never confirmed, so it refuses every write.
+    """
+
+    def heard(self, n: Node) -> bool:
+        return n.state == "up"
+
+
 def _spec(cls: type) -> str:
     return f"{__name__}:{cls.__name__}.factory"
 
@@ -393,5 +404,10 @@ KNOWN_BAD = [
     KnownBad(
         "lagging-replica", "hotwarm", _spec(LaggingReplica), ("HW-2",),
         "ships the log every 0.2 s but declares a 0.1 s loss window: twice the declared lag",
+    ),
+    KnownBad(
+        "deaf-to-restart", "hotwarm", _spec(DeafToRestart), ("HW-17",),
+        "a primary restarted (empty) before down-after answers again, so the detector never "
+        "fails over, but it is not confirmed either: the pair refuses every write for good",
     ),
 ]  # fmt: skip

@@ -12,6 +12,12 @@ deterministic. At each step:
 - a node that thinks it is hot but is not the one discovery names (a resumed
   or restarted old hot node) demotes itself and resyncs from the hot node.
 
+A hot node killed and restarted within the hold-off comes back empty, at
+epoch 0, in its original role: the monitor does not take its answers for the
+old node's heartbeat (Sentinel would see a new run id), so the warm node,
+which has the data, is promoted as for a kill, and the restarted node
+rejoins as warm (HW-17).
+
 Switchover (capability ``switchover``): :meth:`MemoryCluster.switchover` ships
 the hot node's pending log to the warm node first, then promotes it and
 demotes the old hot node in the same step, so nothing acknowledged is lost in
@@ -222,7 +228,7 @@ class MemoryCluster:
         """One heartbeat step: detection, shipping, demotion and catch-up."""
         now = self.clock.now()
         hot = self._nodes[self.directory]
-        if hot.state == "up":
+        if self.heard(hot):
             self._last_heard = now
         elif now - self._last_heard >= self.down_after - 1e-9:
             self.promote()
@@ -240,6 +246,18 @@ class MemoryCluster:
             batch = list(hot.pending)
             if self.replicate(hot, self.peer(hot), batch):
                 hot.pending = []
+
+    def heard(self, n: Node) -> bool:
+        """The monitor hears ``n``'s heartbeat: it is up, hot, at the current epoch.
+
+        A hot node killed and restarted before its silence ran out is not the
+        hot node that was: it answers empty, at epoch 0 (a new run id), in its
+        original role, which for ``b`` is warm. It would never be confirmed
+        (fencing), or never take a write, so its answers count as silence and
+        the other node is promoted down_after after the last true heartbeat
+        (HW-17).
+        """
+        return n.state == "up" and n.role == "hot" and n.epoch == self.epoch
 
     def promote(self) -> None:
         old = self._nodes[self.directory]
