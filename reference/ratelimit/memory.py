@@ -153,8 +153,9 @@ class MemoryRateLimiter:
                 return 0.0
             if p.algorithm == "sliding-log":
                 log = [t for t in state if t > now - p.window]
-                # The oldest entry leaving frees one place.
-                return 0.0 if len(log) < p.limit else log[len(log) - p.limit] + p.window - now
+                # A full log holds exactly N entries (a hit never admits past
+                # N): the oldest leaving frees one place.
+                return 0.0 if len(log) < p.limit else log[0] + p.window - now
             if p.algorithm == "token-bucket":
                 tokens, last = state
                 tokens = min(float(p.burst), tokens + (now - last) * p.rate)
@@ -173,12 +174,15 @@ class MemoryRateLimiter:
             elapsed = now / p.window - index
             if previous * (1 - elapsed) + current + 1 <= p.limit:
                 return 0.0
-            if current + 1 <= p.limit and previous > 0:
+            if current + 1 <= p.limit:
                 # Later in this window: previous * (1 - f) <= N - current - 1.
+                # The check above failed on the previous window's weight alone,
+                # so previous > 0 here.
                 f = 1 - (p.limit - current - 1) / previous
                 return (index + f) * p.window - now
-            # In the next window, the current count weighs as the previous one.
-            f = 1 - (p.limit - 1) / current if current > 0 else 0.0
+            # In the next window, the current count weighs as the previous one
+            # (current + 1 > N >= 1 here, so current > 0).
+            f = 1 - (p.limit - 1) / current
             return (index + 1 + f) * p.window - now
 
     def clear(self, key: str) -> None:
