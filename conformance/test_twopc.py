@@ -119,6 +119,21 @@ class Bench:
         if callable(close):
             close()
 
+    def end_four_ways(self) -> None:
+        """c commits and a aborts (p1 votes no), run returning; d and e end in a crash.
+
+        The coordinator crashes at p1's commit of d (p0 committed: the commit
+        was decided) and at p1's prepare of e (p0 prepared, nothing decided).
+        """
+        expect(self.run("c") == ("returned", True), "a transaction without failures did not commit")
+        expect(
+            self.run("a", {1: {("prepare", "before"): "no"}}) == ("returned", False),
+            "a transaction with a no vote did not return False",
+        )
+        how_d, _ = self.run("d", {1: {("commit", "before"): "crash-coordinator"}})
+        how_e, _ = self.run("e", {1: {("prepare", "before"): "crash-coordinator"}})
+        expect(how_d == how_e == "crashed", "the coordinator did not reach both crash points")
+
     def assert_atomic(self, txid: str, context: str) -> list[int]:
         vals = self.values(txid)
         assert all(v in (0, 1) for v in vals), (
@@ -499,6 +514,44 @@ def test_recovery_finishes_the_crashed_and_spares_the_rest(bench: Any) -> None:
     b.probe("after one recovery of two crashed transactions", ("ok", "a", "b"))
 
 
+@clause("TWOPC-15")
+def test_recover_reports_what_it_finished(bench: Any) -> None:
+    """recover returns the crashed transactions with their ends, and none that had ended.
+
+    'c' committed and 'a' aborted (p1 voted no), run returning: both are over
+    before any recovery. 'd' crashed after its commit decision (p0 committed),
+    'e' before any decision (p0 prepared): both are left in doubt.
+    One recovery must answer d and e, each mapped to how it ended everywhere,
+    and neither c nor a; a second recovery finds nothing to finish. A recovery
+    that reports every transaction of its log (known-bad ``recover-reports-the-
+    log``) has its caller act again on transactions that ended long ago.
+    """
+    b = bench(3)
+    b.end_four_ways()
+    left = {t for ts in b.doubt().values() for t in ts}
+    expect({"d", "e"} <= left, f"d and e should be in doubt before recovery; in doubt: {left}")
+    got = b.recover()
+    again = b.recover()
+    ended = sorted(t for t in ("c", "a") if t in got)
+    assert not ended, (
+        f"recover reported {', '.join(ended)}, which had ended (run returned) before any "
+        f"crash: {got}"
+    )
+    missing = sorted(t for t in ("d", "e") if t not in got)
+    assert not missing, f"recover finished {missing}, left in doubt by crashes, but says {got}"
+    for t in ("d", "e"):
+        vals = b.values(t)
+        # A split end is TWOPC-1's and TWOPC-6's failure, found by their tests.
+        if len(set(vals)) == 1:
+            assert got[t] is bool(vals[0]), (
+                f"recover reported {t!r} as {got[t]!r}, but it reads {vals} (values per "
+                "participant)"
+            )
+    assert again == {}, f"a second recovery, with nothing in doubt, reported {again}"
+    # d's single end is TWOPC-6's, judged by test_coordinator_crash_then_recovery.
+    b.probe("after the recover report checks", ("c", "a", "e"))
+
+
 # -------------------------------------------------------------------- idempotence
 
 
@@ -830,14 +883,7 @@ def test_a_late_yes_leaves_nothing_prepared(bench: Any, late: str) -> None:
 def test_outcome_reports_how_transactions_ended(bench: Any) -> None:
     """outcome on a new client: True, False, None, and True for a commit decided before a crash."""
     b = bench(3)
-    expect(b.run("c") == ("returned", True), "a transaction without failures did not commit")
-    expect(
-        b.run("a", {1: {("prepare", "before"): "no"}}) == ("returned", False),
-        "a transaction with a no vote did not return False",
-    )
-    how_d, _ = b.run("d", {1: {("commit", "before"): "crash-coordinator"}})
-    how_e, _ = b.run("e", {1: {("prepare", "before"): "crash-coordinator"}})
-    expect(how_d == how_e == "crashed", "the coordinator did not reach both crash points")
+    b.end_four_ways()
     observer = b.impl.client("observer")
     seen = {t: observer.outcome(t) for t in ("c", "a", "d", "e", "never-run")}
     assert seen["c"] is True, f"outcome of a committed transaction is {seen['c']!r}"

@@ -406,6 +406,28 @@ class AlarmAfterRetry(_Mistake):
             raise PhaseTwoIncomplete(f"transaction {txid!r}: {', '.join(failed)} failed")
 
 
+class RecoverReportsTheLog(_Mistake):
+    """recover finishes, and reports, every transaction of its log, those long ended too.
+
+    Phase two is idempotent, so finishing them again changes nothing at the
+    participants; but the answer names every transaction that ever ran, so a
+    caller that acts on what recovery finished (tells the user, runs the
+    follow-up) acts again on each one.
+    """
+
+    def recover(self, participants: Sequence[Participant]) -> dict[str, bool]:
+        states = self.journal.states()
+        txids = set(states)
+        for p in participants:
+            txids.update(p.in_doubt())
+        out: dict[str, bool] = {}
+        for txid in sorted(txids):
+            commit = states.get(txid) in (COMMIT, DONE)
+            self._finish(txid, participants, commit)
+            out[txid] = commit
+        return out
+
+
 class LostWorkParticipant(MemoryParticipant):
     """A participant that votes yes for a transaction whose unprepared work it lost."""
 
@@ -544,6 +566,14 @@ KNOWN_BAD = [
         ("TWOPC-14",),
         "run raises after a retry got every phase-two call through: the caller reads an "
         "unknown outcome and retries a committed operation",
+    ),
+    KnownBad(
+        "recover-reports-the-log",
+        "twopc",
+        "distconform.known_bad.twopc:RecoverReportsTheLog.factory",
+        ("TWOPC-15",),
+        "recover answers every transaction its log ever held, ended ones included: the "
+        "caller acts again on each",
     ),
     KnownBad(
         "lost-work-votes-yes",

@@ -16,14 +16,23 @@ The participants are always the suite's memory participants, so that each
 example costs microseconds at the participants. ``test_the_property_has_teeth``
 runs the same property against the seed's coordinator and expects a
 counterexample.
+
+The other tests check parts of the reference that no implementation's verdict
+reaches: its FileJournal, its phase-two retry schedule (on a fake clock), its
+abort of a yes that lands after the prepare timeout, and the memory
+participants' cleanup.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -31,7 +40,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distconform.conformance.twopc_hooks import Crash, Hooked, Trace
-from distconform.reference.twopc.coordinator import COMMIT, DONE, Coordinator, FileJournal
+from distconform.reference.twopc import coordinator as coordinator_module
+from distconform.reference.twopc.coordinator import (
+    COMMIT,
+    DONE,
+    Coordinator,
+    FileJournal,
+    MemoryJournal,
+    PhaseTwoIncomplete,
+)
 from distconform.reference.twopc.memory import MemoryParticipant
 
 MECHANISM = "twopc"
@@ -182,6 +199,135 @@ def test_the_file_journal_ignores_a_torn_last_line(tmp_path: Path) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write('{"txid": "c", "sta')  # the crash: half a line, no newline
     assert FileJournal(str(path)).states() == {"a": DONE, "b": COMMIT}
+
+
+def test_the_file_journal_is_private(tmp_path: Path) -> None:
+    """The log file is created readable and writable by its owner only (0o600, less the umask)."""
+    path = tmp_path / "decisions.jsonl"
+    FileJournal(str(path)).record("a", COMMIT)
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = path.stat().st_mode & 0o777
+    assert mode == 0o600 & ~umask, f"the decision log was created with mode {mode:o}"
+
+
+def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference's phase two: one call per acknowledged participant, retries backoff x 1, x 2.
+
+    The coordinator module's clock is replaced: its sleeps are recorded, not
+    slept. A participant whose first two commits fail (its connection broken)
+    is called three times, with a sleep of one and then two backoffs between;
+    the one that answers at once is called once. When every call fails, the
+    retries are the same and run raises PhaseTwoIncomplete, with no sleep after
+    the last attempt.
+    """
+    sleeps: list[float] = []
+    monkeypatch.setattr(
+        coordinator_module, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleeps.append)
+    )
+    ns = "dc_propretries00_"
+    trace = Trace()
+
+    def hooked(name: str, plan: dict[tuple[str, str], str]) -> Hooked:
+        return Hooked(MemoryParticipant(name, ns), lambda: MemoryParticipant(name, ns), trace, plan)
+
+    try:
+        coordinator = Coordinator(MemoryJournal(ns), retries=3, backoff=0.05)
+        for txid, fault, raises in (("t1", "errors:2", False), ("t2", "down", True)):
+            parts = [hooked("steady", {}), hooked("flaky", {("commit", "before"): fault})]
+            for p in parts:
+                p.write(txid, "k", 1)
+            sleeps.clear()
+            if raises:
+                with pytest.raises(PhaseTwoIncomplete):
+                    coordinator.run(txid, parts)
+            else:
+                assert coordinator.run(txid, parts) is True
+            commits = [who for who, op, t in trace.calls if op == "commit" and t == txid]
+            assert commits == ["steady", "flaky", "flaky", "flaky"], (
+                f"{txid} ({fault} at flaky): commit calls {commits}"
+            )
+            assert sleeps == pytest.approx([0.05, 0.1]), f"{txid} ({fault}): slept {sleeps}"
+    finally:
+        MemoryParticipant.forget(ns)
+        MemoryJournal.forget(ns)
+
+
+class _InFlightPrepare:
+    """A participant whose prepare is held in flight, as a slow ``XA PREPARE`` is at MariaDB.
+
+    While the prepare is in flight an abort is a no-op (MariaDB answers
+    ``XAER_NOTA``: the branch is still attached to the preparing connection),
+    and then the prepare lands: the branch is prepared after the abort.
+    """
+
+    name = "inflight"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.aborted_prepared = threading.Event()
+        self.prepared: set[str] = set()
+        self.mutex = threading.Lock()
+
+    def prepare(self, txid: str) -> bool:
+        self.release.wait(10)
+        with self.mutex:
+            self.prepared.add(txid)
+        return True
+
+    def commit(self, txid: str) -> None:
+        raise AssertionError(f"commit of {txid!r}, whose vote came after the deadline")
+
+    def abort(self, txid: str) -> None:
+        with self.mutex:
+            if txid in self.prepared:
+                self.prepared.discard(txid)
+                self.aborted_prepared.set()
+
+    def in_doubt(self) -> list[str]:
+        with self.mutex:
+            return sorted(self.prepared)
+
+
+def test_a_prepare_that_lands_after_the_deadline_is_aborted() -> None:
+    """A yes that lands after run gave up is aborted by the reference when it lands (TWOPC-11).
+
+    The abort of phase two reached the participant while its prepare was
+    still in flight, where it is a no-op (MariaDB's ``XAER_NOTA``); the memory
+    participants never show this (their calls are atomic), hence this
+    participant. The prepare is released only after run returned, so the
+    order is fixed; the deadline is 50 ms of real time.
+    """
+    ns = "dc_propinflight0_"
+    late = _InFlightPrepare()
+    try:
+        coordinator = Coordinator(MemoryJournal(ns), prepare_timeout=0.05)
+        assert coordinator.run("t1", [late]) is False
+        late.release.set()
+        # The late prepare then returns at once: 10 s only bounds a broken run.
+        assert late.aborted_prepared.wait(10), (
+            f"the late yes was never aborted: in doubt {late.in_doubt()}"
+        )
+        assert late.in_doubt() == []
+    finally:
+        late.release.set()
+        MemoryJournal.forget(ns)
+
+
+def test_forget_drops_the_namespace_only() -> None:
+    """forget(ns) drops the stores of every participant of ns (given an equal string), no other."""
+    ns, other = "dc_propforget00_", "dc_propforget01_"
+    for space in (ns, other):
+        p = MemoryParticipant("p", space)
+        p.write("t1", "k", 1)
+        assert p.prepare("t1") is True
+    MemoryParticipant.forget("".join(["dc_propforget", "00_"]))  # equal, not the same object
+    try:
+        assert MemoryParticipant("p", ns).in_doubt() == [], "forget left the namespace's store"
+        assert MemoryParticipant("p", other).in_doubt() == ["t1"], "forget dropped another one"
+    finally:
+        MemoryParticipant.forget(ns)
+        MemoryParticipant.forget(other)
 
 
 def test_the_property_has_teeth() -> None:
