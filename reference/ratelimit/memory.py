@@ -180,10 +180,10 @@ class MemoryRateLimiter:
                 # so previous > 0 here.
                 f = 1 - (p.limit - current - 1) / previous
                 return (index + f) * p.window - now
-            # In the next window, the current count weighs as the previous one
-            # (current + 1 > N >= 1 here, so current > 0).
-            f = 1 - (p.limit - 1) / current
-            return (index + 1 + f) * p.window - now
+            # Here current + 1 > N, and a window never admits past N: current = N.
+            # In the next window it weighs as the previous one, N * (1 - f) + 1 <= N
+            # from f = 1 / N on.
+            return (index + 1 + 1 / p.limit) * p.window - now
 
     def clear(self, key: str) -> None:
         """Forget everything about ``key``: its full quota is back."""
