@@ -1175,3 +1175,75 @@ def test_lost_reply_counts_once(impl: Subject) -> None:
     )
     if said == "returned True":
         assert used == 3, f"the lost hit {said}, but the key shows {used} units used, not 3"
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def bad_params(algorithm: str) -> list[dict[str, Any]]:
+    """Parameters RL-21 says ``configure`` refuses: each one missing, one unknown, out of range.
+
+    The unknown one is the other kind of algorithm's (a ``burst`` given to a
+    window, a ``window`` to a bucket): the likely slip, silently ignored by a
+    limiter that reads only the names it knows.
+    """
+    good = params(algorithm)
+    missing = [{k: v for k, v in good.items() if k != name} for name in good]
+    if algorithm == "token-bucket":
+        unknown = {**good, "window": W}
+        count, span = "burst", "rate"
+    else:
+        unknown = {**good, "burst": QUOTA}
+        count, span = "limit", "window"
+    # A count is of whole units (costs are ints): 2.5 is a computed value gone
+    # wrong (r * W), and a limiter that rounds it changes the quota unasked.
+    out_of_range = [{count: 0}, {count: -1}, {count: 2.5}]
+    out_of_range += [{span: 0.0}, {span: -1.0}, {span: float("nan")}]
+    return [*missing, unknown, *({**good, **bad} for bad in out_of_range)]
+
+
+@clause("RL-21")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_configure_refuses_bad_parameters(
+    impl: Subject, env: Callable[..., Env], algorithm: str
+) -> None:
+    """Every bad set of parameters is refused; the same client, then configured, keeps its quota.
+
+    The probe after the refusals catches a limiter that kept something of a
+    refused call (a shared limiter made with a limit of 0, or settings stored
+    before they were checked): it must admit QUOTA hits on a fresh key and
+    reject the next. In real time a window boundary or a refill inside the
+    burst (a few ms) may admit one more: every fresh key must show it.
+    """
+    offered(impl, algorithm)
+    e = env()
+    c = e.subject.client("configure")
+    for bad in bad_params(algorithm):
+        try:
+            c.configure(algorithm, **bad)
+        except (ValueError, TypeError):
+            continue
+        except Exception as exc:
+            raise AssertionError(
+                f"configure({algorithm!r}, {bad}) raised {type(exc).__name__} ({exc}), "
+                "not ValueError or TypeError"
+            ) from exc
+        raise AssertionError(f"configure({algorithm!r}, {bad}) was accepted")
+    try:
+        c.configure(algorithm, **params(algorithm))
+    except Exception as exc:
+        raise AssertionError(
+            f"after refusing bad parameters, configure({algorithm!r}, {params(algorithm)}) "
+            f"raised {type(exc).__name__}: {exc}"
+        ) from exc
+    seen = []
+    for attempt in range(ATTEMPTS):
+        calls = e.run(c, burst(e.now(), f"conf{attempt}", QUOTA + 1))
+        if [x.admitted for x in calls] == [True] * QUOTA + [False]:
+            return
+        seen.append(shown(calls))
+    raise AssertionError(
+        f"{algorithm} (quota {QUOTA}), configured after {len(bad_params(algorithm))} refused "
+        f"configures: {QUOTA + 1} hits on a fresh key should admit {QUOTA} and reject the last; "
+        f"got, on {ATTEMPTS} fresh keys: " + " | ".join(seen)
+    )

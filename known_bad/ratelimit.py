@@ -37,12 +37,14 @@ class Bad(MemoryRateLimiter):
 
     OFFERS: ClassVar[tuple[str, ...]] = ALGORITHMS
     EXTRA: ClassVar[frozenset[str]] = frozenset({"cost", "injectable-clock"})
+    #: The clients' class: the reference's, unless the mistake is in ``configure``.
+    CLIENT: ClassVar[type[MemoryRateLimitClient]] = MemoryRateLimitClient
 
     @classmethod
     def factory(cls, ctx: Context) -> Implementation:
         shared = SharedLimiter(ctx.clock, cls)
         return Implementation(
-            client=lambda: MemoryRateLimitClient(shared, cls.OFFERS),
+            client=lambda: cls.CLIENT(shared, cls.OFFERS),
             capabilities=frozenset(cls.OFFERS) | cls.EXTRA,
             description=f"known-bad: {cls.__name__}",
         )
@@ -239,6 +241,40 @@ class PartialOverLimit(Bad):
             if not super().hit(key, 1):
                 break
         return False
+
+
+# ------------------------------------------------------------------ configure
+
+
+class _UncheckedClient(MemoryRateLimitClient):
+    """``configure`` passes the parameters on as they come: it checks only the algorithm."""
+
+    def configure(self, algorithm: str, **params: Any) -> None:
+        if algorithm not in self._offered:
+            raise ValueError(f"algorithm {algorithm!r} is not offered here")
+        self._limiter = self._shared.attach(Params(algorithm, **params))
+
+
+class UncheckedConfigure(Bad):
+    """Takes any limit and window: ``limits`` 5.8 does (a limit of 0 or -1 rejects every hit,
+    a window of 0 or -1 s admits every one); a missing parameter becomes 0, a stray one is kept."""
+
+    CLIENT = _UncheckedClient
+
+
+class _StoreThenCheckClient(MemoryRateLimitClient):
+    """``configure`` makes the shared limiter from the parameters, then checks them."""
+
+    def configure(self, algorithm: str, **params: Any) -> None:
+        self._limiter = self._shared.attach(Params(algorithm, **params))
+        check_params(algorithm, self._offered, **params)
+
+
+class RefusedConfigureSticks(Bad):
+    """Refuses bad parameters, but only after they were stored: the limiter keeps them, and a
+    correct ``configure`` afterwards is refused as a second, different configuration."""
+
+    CLIENT = _StoreThenCheckClient
 
 
 # ------------------------------------------------------------------ real time
@@ -660,5 +696,15 @@ KNOWN_BAD = [
         "off-by-one-real-time", "ratelimit", _spec(OffByOneRealTime),
         ("RL-1", "RL-2", "RL-3", "RL-5"),
         "count <= N checked before adding, in real time: bursts admit N + 1 (and b + 1)",
+    ),
+    KnownBad(
+        "unchecked-configure", "ratelimit", _spec(UncheckedConfigure), ("RL-21",),
+        "configure takes a limit of 0, a window of -1 s, a missing or a stray parameter "
+        "without a word, as limits 5.8 does: a limiter that rejects or admits everything",
+    ),
+    KnownBad(
+        "refused-configure-sticks", "ratelimit", _spec(RefusedConfigureSticks), ("RL-21",),
+        "bad parameters are stored before they are checked: refused, yet the shared limiter "
+        "keeps them and refuses the correct configure that follows",
     ),
 ]  # fmt: skip
