@@ -17,7 +17,8 @@ model). It checks the contract as it goes:
 - after a heal both nodes agree on every key ever written, acknowledged or
   not (HW-13);
 - a switchover of a healthy pair moves the hot role and loses no
-  acknowledged write, in either mode (HW-14);
+  acknowledged write, in either mode, and with a node down it raises
+  (HW-14);
 - a warm node paused and resumed, or killed and restarted, leaves the hot
   node hot and catches up on every key, acknowledged or not (HW-16).
 - a hot node killed and restarted within H/2 leaves a pair that
@@ -108,6 +109,21 @@ class HotWarmMachine(RuleBasedStateMachine):
                 f"{what}: no acknowledged write within T = {self.c.detection_bound}"
             )
 
+    def switchover_refused(self, what: str) -> None:
+        """With a node down, a switchover must raise and change nothing (HW-14).
+
+        It may only return with the warm node hot and the old one warm, and
+        a node that is down says "down": no switchover can end that way.
+        """
+        hot = self.c.hot()
+        try:
+            self.c.switchover()
+        except Exception:
+            assert self.c.hot() == hot, f"HW-14: {what}: a refused switchover moved the hot role"
+            return
+        roles = {n: self.c.role(n) for n in self.c.nodes()}
+        raise AssertionError(f"HW-14: {what}: switchover returned, roles {roles}")
+
     # ------------------------------------------------------------ rules
 
     @rule()
@@ -134,6 +150,7 @@ class HotWarmMachine(RuleBasedStateMachine):
         self.c.kill(hot)
         self.failures.append(t0)
         self.fault = ("dead", hot)
+        self.switchover_refused(f"hot node {hot} killed")
         self.ack_within(t0, f"HW-4: kill of {hot}")
 
     @precondition(lambda self: self.fault is None)
@@ -144,6 +161,7 @@ class HotWarmMachine(RuleBasedStateMachine):
         self.failures.append(self.c.now())
         self.c.pause(hot)
         self.fault = ("paused", hot)
+        self.switchover_refused(f"hot node {hot} paused")
         self.c.sleep(self.c.detection_bound)
         self.c.resume(hot)
         # The stale client: straight to the old hot node as soon as it runs.
@@ -195,6 +213,13 @@ class HotWarmMachine(RuleBasedStateMachine):
         hot = self.c.hot()
         warm = next(n for n in self.c.nodes() if n != hot)
         self.c.pause(warm) if how == "pause" else self.c.kill(warm)
+        self.switchover_refused(f"warm node {warm} {how}d")
+        if how == "kill":
+            # Signals to a killed process do nothing: SIGSTOP then SIGCONT
+            # (pause, resume: spec, Interface) leave it down, and empty.
+            self.c.pause(warm)
+            self.c.resume(warm)
+            assert self.c.role(warm) == "down", f"a killed node resumed: {self.c.role(warm)}"
         for _ in range(writes):
             self.write_one(self.client.write)
             self.c.sleep(seconds / writes)

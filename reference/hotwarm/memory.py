@@ -23,11 +23,11 @@ the hot node's pending log to the warm node first, then promotes it and
 demotes the old hot node in the same step, so nothing acknowledged is lost in
 either mode and no write can reach the old node between the two.
 
-Fencing: a node acknowledges a write only while discovery names it, and, in
-sync mode, only once its warm peer applied the write (an entry the warm node
-did not take stays in the log, unacknowledged, and ships when it answers) (a warm node refuses a
-log entry from an epoch older than its own). With its peer dead it serves
-writes alone (degraded mode, spec "Non-guarantees").
+Fencing: a node acknowledges a write only while it holds the current epoch,
+the one discovery gave the node it names, and, in sync mode, only once its
+warm peer applied the write (an entry the warm node did not take stays in
+the log, unacknowledged, and ships when it answers). With its peer dead it
+serves writes alone (degraded mode, spec "Non-guarantees").
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class MemoryCluster:
         self.loss_window = 0.0 if mode == "sync" else self.heartbeat
         a, b = Node("a", role="hot", epoch=1), Node("b", role="warm", epoch=1)
         self._nodes = {"a": a, "b": b}
+        #: The role each node starts with, and restarts with (its configuration).
+        self._configured = {n.name: n.role for n in (a, b)}
         self.directory = "a"
         self.epoch = 1
         self._last_heard = self.clock.now()
@@ -103,8 +105,10 @@ class MemoryCluster:
         return self.clock.now()
 
     def sleep(self, seconds: float) -> None:
-        # Heartbeat steps fall on a fixed grid, however the sleeps are cut.
-        end = self.clock.now() + max(0.0, seconds)
+        # Heartbeat steps fall on a fixed grid, however the sleeps are cut. A
+        # negative sleep is a zero one: the clock moves only here, each sleep
+        # leaves the next step ahead of it, so none is due and nothing moves.
+        end = self.clock.now() + seconds
         while self._next_tick <= end + 1e-9:
             self.clock.advance(max(0.0, self._next_tick - self.clock.now()))
             with self.mutex:
@@ -134,10 +138,10 @@ class MemoryCluster:
     def restart(self, node: str) -> None:
         with self.mutex:
             n = self._node(node)
-            if n.state != "dead":
-                self.kill(node)
-            # Comes back empty with its original configuration; tick() demotes it.
-            n.state, n.role, n.epoch = "up", "hot" if node == "a" else "warm", 0
+            # Comes back empty (a running node is killed first) with its
+            # original configuration, at epoch 0; tick() demotes it.
+            n.state, n.data, n.pending = "up", {}, []
+            n.role, n.epoch = self._configured[node], 0
 
     def switchover(self) -> None:
         """Move the hot role to the warm node; raises when there is no healthy warm node."""
@@ -213,12 +217,24 @@ class MemoryCluster:
         return True
 
     def confirmed(self, n: Node) -> bool:
-        """Fencing: only the node discovery names, at the current epoch, acknowledges."""
-        return self.directory == n.name and n.epoch == self.epoch
+        """Fencing: only a node at the current epoch acknowledges.
+
+        Each promotion raises the epoch and gives it to the node discovery
+        names; the old hot node keeps its older epoch until it is demoted, a
+        restarted one has 0. So a hot node at the current epoch is the one
+        discovery names (a warm one refuses writes before this check).
+        """
+        return n.epoch == self.epoch
 
     def replicate(self, hot: Node, warm: Node, entries: list[tuple[str, str]]) -> bool:
-        """Ship ``entries``; True when the warm node applied them."""
-        if warm.state != "up" or warm.role != "warm" or warm.epoch > hot.epoch:
+        """Ship ``entries``; True when the warm node applied them.
+
+        Every caller ships from the hot node at the current epoch to its
+        peer, which is warm (tick demotes a stale peer first, a write or a
+        switchover to a peer that is not warm does not ship): only its being
+        down matters.
+        """
+        if warm.state != "up":
             return False
         for key, value in entries:  # applied one by one, as a replica reads its stream
             warm.data[key] = value
