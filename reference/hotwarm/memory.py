@@ -51,7 +51,8 @@ class NodeDown(ConnectionError):
 class Node:
     name: str
     role: str = "warm"
-    epoch: int = 0
+    #: Every node starts at the first epoch; a restarted one is at 0.
+    epoch: int = 1
     state: str = "up"  # up, paused, dead
     data: dict[str, str] = field(default_factory=dict)
     #: Async mode: entries applied here but not yet shipped to the peer.
@@ -77,7 +78,7 @@ class MemoryCluster:
         # Async: the log ships every heartbeat, so a lost write was
         # acknowledged within one heartbeat of the failure.
         self.loss_window = 0.0 if mode == "sync" else self.heartbeat
-        a, b = Node("a", role="hot", epoch=1), Node("b", role="warm", epoch=1)
+        a, b = Node("a", role="hot"), Node("b")
         self._nodes = {"a": a, "b": b}
         #: The role each node starts with, and restarts with (its configuration).
         self._configured = {n.name: n.role for n in (a, b)}
@@ -278,8 +279,11 @@ class MemoryCluster:
     def promote(self) -> None:
         old = self._nodes[self.directory]
         new = self.peer(old)
-        if new.state != "up":
-            return  # nothing to promote to: the pair is down
+        if new.state != "up" or new.epoch != self.epoch:
+            # Nothing to promote to: the peer is down too, or restarted and
+            # not resynced yet (epoch 0, empty): promoting it would lose
+            # every write; the pair waits for the hot node instead.
+            return
         self.epoch += 1
         new.role, new.epoch = "hot", self.epoch
         new.pending = []
