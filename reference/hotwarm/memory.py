@@ -6,7 +6,8 @@ deterministic. At each step:
 
 - the monitor hears the hot node's heartbeat if it is up; after ``down_after``
   seconds of silence it promotes the warm node with a new epoch and points
-  discovery (``directory``) at it;
+  discovery (``directory``) at it, unless that node has not resynced since it
+  came back (it would take over empty or stale: the pair waits instead);
 - the hot node ships its pending replication log to the warm node (async
   mode; sync mode ships inside the write);
 - a node that thinks it is hot but is not the one discovery names (a resumed
