@@ -8,13 +8,15 @@ reported not applicable.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from distconform.errors import UsageError
 from distconform.mechanisms import MECHANISMS, get
 
-__all__ = ["Clause", "SpecError", "all_clauses", "load"]
+__all__ = ["Clause", "SpecError", "all_clauses", "load", "selection"]
 
 _ROW = re.compile(
     r"^\|\s*(?P<id>[A-Z][A-Z0-9]*-\d+)\s*\|\s*(?P<level>MUST|SHOULD)\s*\|"
@@ -76,3 +78,28 @@ def all_clauses() -> dict[str, Clause]:
         for c in load(name):
             out[c.id] = c
     return out
+
+
+def selection(texts: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """``--clause`` values as (patterns for every implementation, patterns per implementation).
+
+    A value is a clause id or glob (``LOCK-8``, ``LRU-1*``), or ``IMPL=ID`` for
+    one implementation (the report's name for it). Upper-cased. A pattern that
+    matches no clause of any spec is a usage error: a typo would otherwise
+    select nothing and look like an empty run.
+    """
+    known = list(all_clauses())
+    every: list[str] = []
+    per: dict[str, list[str]] = {}
+    for text in texts:
+        impl, sep, pattern = text.rpartition("=")
+        pattern = pattern.strip().upper()
+        if not pattern or (sep and not impl):
+            raise UsageError(f"{text!r}: write a clause id such as LOCK-8, or IMPL=LOCK-8")
+        if not fnmatch.filter(known, pattern):
+            raise UsageError(
+                f"{text!r} matches no clause: ids look like LOCK-8 (globs: 'LRU-1*'); "
+                "the tables are at the top of spec/<mechanism>.md"
+            )
+        (per.setdefault(impl, []) if sep else every).append(pattern)
+    return every, per

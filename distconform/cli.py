@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from distconform import backends as _backends
+from distconform import clauses as _clauses
 from distconform import mechanisms
 from distconform.adapters import Adapter, registered, resolve, validate_client
 from distconform.errors import BackendUnavailable, UsageError
@@ -43,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--report-dir", default=".distconform", help="where report.json/.md go")
     v.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    v.add_argument(
+        "-n", "--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
+        help=f"test processes side by side (default {DEFAULT_WORKERS}; 0: this process only)",
+    )  # fmt: skip
+    v.add_argument(
+        "--clause", action="append", default=[], metavar="ID",
+        help="only the tests of this clause (repeatable; globs such as 'LOCK-1*')",
+    )  # fmt: skip
 
     r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
     r.add_argument("input", nargs="?", default=".distconform/report.json")
@@ -99,6 +108,26 @@ def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) 
             _backends.cleanup_namespace(ctx.namespace, url, None)
 
 
+#: Test processes of a verify run. The tests mostly wait (for grants and
+#: windows to run out, for failovers), so more processes than the 2 cores of
+#: a small CI machine still shorten the run; each process calibrates its own
+#: timing tolerance, so a loaded machine widens the tight bounds, not the verdicts.
+DEFAULT_WORKERS = 4
+
+
+def _worker_args(workers: int) -> list[str]:
+    """pytest arguments for ``workers`` pytest-xdist processes (one process if 0 or no xdist)."""
+    if workers < 0:
+        raise UsageError(f"--workers {workers}: write 0 (one process) or more")
+    try:
+        import xdist  # noqa: F401
+    except ImportError:
+        workers = 0
+    if workers == 0:
+        return ["-p", "no:xdist"]
+    return ["-n", str(workers), "--dist", "loadgroup"]
+
+
 def verify(args: argparse.Namespace) -> int:
     import pytest
 
@@ -106,6 +135,11 @@ def verify(args: argparse.Namespace) -> int:
 
     if args.impls and not args.mechanism:
         raise UsageError("name the mechanism before the implementations: verify lock IMPL ...")
+    _worker_args(args.workers)  # bad input fails before any server starts
+    try:
+        _clauses.selection(args.clause)
+    except UsageError as exc:
+        raise UsageError(f"--clause {exc}") from None
     mechs = (
         [mechanisms.get(args.mechanism)] if args.mechanism else list(mechanisms.MECHANISMS.values())
     )
@@ -155,14 +189,14 @@ def verify(args: argparse.Namespace) -> int:
             "-q", "--tb=no", "-p", "no:cacheprovider", "--import-mode=importlib",
             "--dc-report-dir", str(report_dir), "-o", f"timeout={TEST_TIMEOUT}",
             "-W", "ignore::DeprecationWarning",
-            # One process: the project's ini file asks for pytest-xdist workers
-            # (distconform_workers) when run from a clone; verify stays as it was.
-            "-p", "no:xdist",
         ]  # fmt: skip
+        pytest_args += _worker_args(args.workers)
         if args.require_backends:
             pytest_args.append("--require-backends")
         if args.keyword:
             pytest_args += ["-k", args.keyword]
+        for pattern in args.clause:
+            pytest_args += ["--clause", pattern]
         code = pytest.main(pytest_args)
         if not stale.exists():
             print(f"distconform: the run wrote no report (pytest exit {code})", file=sys.stderr)

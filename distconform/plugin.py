@@ -7,6 +7,7 @@ Loaded through the ``pytest11`` entry point, so that ``--impl`` works with
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ OPT_MYSQL = "--mysql-url"
 OPT_REQUIRE = "--require-backends"
 OPT_TIMEOUT = "--call-timeout"
 OPT_REPORT = "--dc-report-dir"
+OPT_CLAUSE = "--clause"
 NOT_APPLICABLE = "not applicable"
 #: Ini option: pytest-xdist workers for a run that names none (see pytest_load_initial_conftests).
 INI_WORKERS = "distconform_workers"
@@ -68,6 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption(
         OPT_TIMEOUT, type=float, default=DEFAULT_CALL_TIMEOUT,
         help="seconds one call into an implementation may take beyond its own waits",
+    )  # fmt: skip
+    g.addoption(
+        OPT_CLAUSE, action="append", default=[], metavar="ID",
+        help="only the tests of this clause (repeatable; globs: LOCK-1*); IMPL=ID limits "
+        "it to one implementation (the report's name for it)",
     )  # fmt: skip
     g.addoption(
         OPT_REPORT, default=".distconform",
@@ -154,6 +161,30 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_ADAPTERS_KEY] = selected
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--clause``: keep the tests tagged with a selected clause, deselect the rest."""
+    try:
+        every, per = _clauses.selection(config.getoption(OPT_CLAUSE) or [])
+    except UsageError as exc:
+        raise pytest.UsageError(f"{OPT_CLAUSE}: {exc}") from None
+    if not every and not per:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("clause")
+        callspec = getattr(item, "callspec", None)
+        adapter = callspec.params.get("impl") if callspec is not None else None
+        patterns = every + (per.get(adapter.name, []) if isinstance(adapter, Adapter) else [])
+        ids = [str(c).upper() for c in marker.args] if marker is not None else []
+        if any(fnmatch.fnmatchcase(c, p) for c in ids for p in patterns):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -47,6 +47,9 @@ def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-d
             ["must start with redis://"],
         ),
         (["report", "/nonexistent/report.json"], ["no report at"]),
+        (["verify", "lock", "memory", "--clause", "LOCK-99x"], ["--clause", "matches no clause"]),
+        (["verify", "lock", "memory", "--clause", "=LOCK-1"], ["--clause", "IMPL=LOCK-8"]),
+        (["verify", "lock", "memory", "--workers", "-1"], ["--workers -1", "0 (one process)"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, args, needles) -> None:  # type: ignore[no-untyped-def]

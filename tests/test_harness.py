@@ -207,3 +207,26 @@ def test_on_thread_keeps_the_time_limit_and_the_call_note() -> None:
     finally:
         probe.gate.set()
         g.shutdown()
+
+
+def test_clause_option_selects_tests_by_clause(cli, tmp_path: Path) -> None:
+    """``--clause`` runs only the tagged tests; ``IMPL=ID`` only for that implementation."""
+    import json
+
+    res = cli(
+        "verify", "lock", "memory", "distconform.known_bad.lock:release_noop",
+        "--clause", "LOCK-1[01]", "--clause", "memory=LOCK-9",
+        "--report-dir", str(tmp_path / "rep"), "-n", "0",
+    )  # fmt: skip
+    assert res.returncode in (0, 1), res.stdout + res.stderr
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    ran = {
+        (r["implementation"], r["clause"])
+        for r in data["results"]
+        if r["outcome"] not in ("not-run", "n/a")
+    }
+    noop = "distconform.known_bad.lock:release_noop"
+    assert ran == {("memory", "LOCK-10"), ("memory", "LOCK-11"), ("memory", "LOCK-9")} | {
+        (noop, "LOCK-10"),
+        (noop, "LOCK-11"),
+    }, sorted(ran)
