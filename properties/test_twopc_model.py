@@ -253,24 +253,33 @@ def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatc
         MemoryJournal.forget(ns)
 
 
+class _Dying(BaseException):
+    """The participant's call ends in the death of the calling process (as a Crash does)."""
+
+
 class _InFlightPrepare:
     """A participant whose prepare is held in flight, as a slow ``XA PREPARE`` is at MariaDB.
 
     While the prepare is in flight an abort is a no-op (MariaDB answers
     ``XAER_NOTA``: the branch is still attached to the preparing connection),
-    and then the prepare lands: the branch is prepared after the abort.
+    and then the prepare lands: the branch is prepared after the abort, or
+    (``dies``) the call raises a BaseException instead of answering.
     """
 
     name = "inflight"
 
-    def __init__(self) -> None:
+    def __init__(self, dies: bool) -> None:
+        self.dies = dies
         self.release = threading.Event()
-        self.aborted_prepared = threading.Event()
+        self.thread: threading.Thread | None = None
         self.prepared: set[str] = set()
         self.mutex = threading.Lock()
 
     def prepare(self, txid: str) -> bool:
+        self.thread = threading.current_thread()
         self.release.wait(10)
+        if self.dies:
+            raise _Dying(f"died preparing {txid!r}")
         with self.mutex:
             self.prepared.add(txid)
         return True
@@ -280,35 +289,41 @@ class _InFlightPrepare:
 
     def abort(self, txid: str) -> None:
         with self.mutex:
-            if txid in self.prepared:
-                self.prepared.discard(txid)
-                self.aborted_prepared.set()
+            self.prepared.discard(txid)
 
     def in_doubt(self) -> list[str]:
         with self.mutex:
             return sorted(self.prepared)
 
 
-def test_a_prepare_that_lands_after_the_deadline_is_aborted() -> None:
-    """A yes that lands after run gave up is aborted by the reference when it lands (TWOPC-11).
+@pytest.mark.parametrize("landing", ["yes", "dies"])
+def test_a_prepare_that_lands_after_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, landing: str
+) -> None:
+    """What a prepare brings after run gave up: a yes is aborted (TWOPC-11), a death dropped.
 
     The abort of phase two reached the participant while its prepare was
     still in flight, where it is a no-op (MariaDB's ``XAER_NOTA``); the memory
     participants never show this (their calls are atomic), hence this
-    participant. The prepare is released only after run returned, so the
-    order is fixed; the deadline is 50 ms of real time.
+    participant. A BaseException that arrives then has no run left to hand it
+    to: the prepare's thread drops it and raises nothing of its own. The
+    prepare is released only after run returned, so the order is fixed; the
+    deadline is 50 ms of real time.
     """
     ns = "dc_propinflight0_"
-    late = _InFlightPrepare()
+    escaped: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda a: escaped.append(repr(a.exc_value)))
+    late = _InFlightPrepare(dies=landing == "dies")
     try:
         coordinator = Coordinator(MemoryJournal(ns), prepare_timeout=0.05)
         assert coordinator.run("t1", [late]) is False
+        assert late.thread is not None, "the coordinator never asked the participant to prepare"
         late.release.set()
         # The late prepare then returns at once: 10 s only bounds a broken run.
-        assert late.aborted_prepared.wait(10), (
-            f"the late yes was never aborted: in doubt {late.in_doubt()}"
-        )
-        assert late.in_doubt() == []
+        late.thread.join(10)
+        assert not late.thread.is_alive(), "the late prepare's thread did not end in 10 s"
+        assert late.in_doubt() == [], f"the late {landing} left t1 prepared"
+        assert not escaped, f"the late {landing}: its thread raised {escaped}"
     finally:
         late.release.set()
         MemoryJournal.forget(ns)
