@@ -123,6 +123,8 @@ def _worker_args(workers: int) -> list[str]:
         import xdist  # noqa: F401
     except ImportError:
         workers = 0
+    if "no:xdist" in os.environ.get("PYTEST_ADDOPTS", ""):
+        workers = 0  # a child run of the suite's own tests: xdist is not loaded
     if workers == 0:
         return ["-p", "no:xdist"]
     return ["-n", str(workers), "--dist", "loadgroup"]

@@ -537,7 +537,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         servers = SimpleNamespace(versions=versions, origin=origin)
         if calibrations:
             calibration = max(calibrations.values(), key=lambda c: c["tolerance"]["memory"])
-    data = report.build(results, config.stash[_IMPLS_KEY], servers, calibration=calibration)
+    # In the order the run named them (--impl, or the references), not the
+    # order their first results arrived in (under xdist, any worker's first).
+    named = [
+        f"{mech}/{a.name}"
+        for mech, adapters in config.stash[_ADAPTERS_KEY].items()
+        for a in adapters
+    ]
+    rank = {key: i for i, key in reversed(list(enumerate(named)))}
+    impls = dict(
+        sorted(config.stash[_IMPLS_KEY].items(), key=lambda kv: rank.get(kv[0], len(rank)))
+    )
+    data = report.build(results, impls, servers, calibration=calibration)
     if calibrations:
         data["calibration_per_worker"] = calibrations
     out = Path(config.getoption(OPT_REPORT))

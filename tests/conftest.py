@@ -26,10 +26,16 @@ def servers_env() -> dict[str, str]:
 def run_cli(
     *args: str, timeout: float = 600, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``distconform ARGS`` as a user would, in a child process with a time limit."""
+    """Run ``distconform ARGS`` as a user would, in a child process with a time limit.
+
+    As a user would: ``verify`` starts its own test processes (-n), so the
+    ``-p no:xdist`` that child pytest runs get is not passed on.
+    """
+    env = servers_env()
+    env["PYTEST_ADDOPTS"] = os.environ.get("PYTEST_ADDOPTS", "")
     return subprocess.run(
         [sys.executable, "-m", "distconform.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env=servers_env(), cwd=cwd or REPO,
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or REPO,
     )  # fmt: skip
 
 

@@ -103,6 +103,10 @@ def copy_tree(dest: Path) -> Path:
                 shutil.rmtree(child)
             else:
                 child.unlink()
+    # A killed run's saved originals would be put back over this fresh copy
+    # at the next run's start: they are older than what is copied now.
+    for saved in (dest / WORK).glob("*/originals"):
+        shutil.rmtree(saved)
     files = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
         src = ROOT / name
