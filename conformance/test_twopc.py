@@ -423,7 +423,11 @@ def test_participant_crash_and_restart(bench: Any, point: str) -> None:
 
 @clause("TWOPC-5")
 def test_prepared_work_survives_a_participant_restart(bench: Any) -> None:
-    """A participant keeps a prepared branch across close and reopen (its own, when it has them)."""
+    """A participant keeps a prepared branch across close and reopen (its own, when it has them).
+
+    Asked to prepare again after the restart (a coordinator retrying a
+    prepare whose reply was lost), it votes yes again: its vote is durable.
+    """
     b = bench(1)
     p = b.parts[0]
     p.write("t1", "kt1", 1)
@@ -431,6 +435,8 @@ def test_prepared_work_survives_a_participant_restart(bench: Any) -> None:
     p.crash()
     assert "t1" in p.in_doubt(), "a prepared transaction is missing from in_doubt() after a restart"
     assert p.read("kt1") == 0, "a prepared, undecided write is visible after a restart"
+    again = p.inner.prepare("t1")
+    assert again is True, f"p0 voted yes, restarted, and then voted {again!r} on t1"
     p.inner.commit("t1")
     assert p.read("kt1") == 1, "commit after a restart did not apply the prepared write"
     b.probe("after a restart and a commit of the prepared branch", want=True)

@@ -188,17 +188,36 @@ def test_the_file_journal_keeps_the_property(tmp_path: Path) -> None:
         MemoryParticipant.forget(ns)
 
 
-def test_the_file_journal_ignores_a_torn_last_line(tmp_path: Path) -> None:
-    """A crash mid-append leaves a torn last line: a new reader keeps every whole record."""
+def test_the_file_journal_survives_a_torn_record(tmp_path: Path) -> None:
+    """A crash mid-append tears the last line: readers skip it, and later records are kept.
+
+    The restarted coordinator appends its next decisions after the torn line:
+    the first must start a line of its own, or the reader takes the two for
+    one torn line and loses a logged commit (recovery would then presume abort).
+    """
     path = tmp_path / "decisions.jsonl"
     assert FileJournal(str(path)).states() == {}, "a log never written to is not empty"
     first = FileJournal(str(path))
     first.record("a", COMMIT)
     first.record("b", COMMIT)
     first.record("a", DONE)
+    whole = path.read_text(encoding="utf-8")
+    assert whole.count("\n") == 3 and whole.endswith("\n"), f"not one line a record: {whole!r}"
+    torn = '{"txid": "c", "sta'  # the crash: half a line, no newline
     with open(path, "a", encoding="utf-8") as f:
-        f.write('{"txid": "c", "sta')  # the crash: half a line, no newline
+        f.write(torn)
     assert FileJournal(str(path)).states() == {"a": DONE, "b": COMMIT}
+    restarted = FileJournal(str(path))
+    restarted.record("d", COMMIT)
+    restarted.record("e", COMMIT)
+    got = FileJournal(str(path)).states()
+    assert got == {"a": DONE, "b": COMMIT, "d": COMMIT, "e": COMMIT}, (
+        f"records after a torn line were lost: the log reads {got}"
+    )
+    tail = path.read_text(encoding="utf-8").removeprefix(whole)
+    assert tail == (
+        f'{torn}\n{{"txid": "d", "state": "{COMMIT}"}}\n{{"txid": "e", "state": "{COMMIT}"}}\n'
+    ), f"after the torn line, the log reads {tail!r}"
 
 
 def test_the_file_journal_is_private(tmp_path: Path) -> None:
@@ -212,7 +231,7 @@ def test_the_file_journal_is_private(tmp_path: Path) -> None:
 
 
 def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reference's phase two: one call per acknowledged participant, retries backoff x 1, x 2.
+    """The reference's phase two: one call per acknowledged participant, three calls at most.
 
     The coordinator module's clock is replaced: its sleeps are recorded, not
     slept. A participant whose first two commits fail (its connection broken)
@@ -232,14 +251,14 @@ def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatc
         return Hooked(MemoryParticipant(name, ns), lambda: MemoryParticipant(name, ns), trace, plan)
 
     try:
-        coordinator = Coordinator(MemoryJournal(ns), retries=3, backoff=0.05)
+        coordinator = Coordinator(MemoryJournal(ns), backoff=0.05)  # the default: 3 calls
         for txid, fault, raises in (("t1", "errors:2", False), ("t2", "down", True)):
             parts = [hooked("steady", {}), hooked("flaky", {("commit", "before"): fault})]
             for p in parts:
                 p.write(txid, "k", 1)
             sleeps.clear()
             if raises:
-                with pytest.raises(PhaseTwoIncomplete):
+                with pytest.raises(PhaseTwoIncomplete, match="decided commit, but flaky did"):
                     coordinator.run(txid, parts)
             else:
                 assert coordinator.run(txid, parts) is True
@@ -250,6 +269,48 @@ def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatc
             assert sleeps == pytest.approx([0.05, 0.1]), f"{txid} ({fault}): slept {sleeps}"
     finally:
         MemoryParticipant.forget(ns)
+        MemoryJournal.forget(ns)
+
+
+class _Voter:
+    """A participant whose prepare returns ``vote`` as it is, and which records phase two."""
+
+    def __init__(self, name: str, vote: Any) -> None:
+        self.name = name
+        self.vote = vote
+        self.told: list[str] = []
+
+    def prepare(self, txid: str) -> Any:
+        return self.vote
+
+    def commit(self, txid: str) -> None:
+        self.told.append("commit")
+
+    def abort(self, txid: str) -> None:
+        self.told.append("abort")
+
+    def in_doubt(self) -> list[str]:
+        return []
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0], ids=["no-timeout", "timeout"])
+@pytest.mark.parametrize("vote", [None, 1, "yes"])
+def test_only_a_plain_true_is_a_yes(timeout: float | None, vote: Any) -> None:
+    """The reference reads a vote that is not True (a prepare that forgot to return) as a no.
+
+    Not a guess at a yes: a prepare returning None may have done nothing. The
+    transaction aborts at both participants and run returns False, with or
+    without a prepare timeout (a vote then comes back through a thread).
+    """
+    ns = "dc_propvote00000_"
+    parts = [_Voter("yes", True), _Voter("odd", vote)]
+    try:
+        got = Coordinator(MemoryJournal(ns), prepare_timeout=timeout).run("t1", parts)
+        assert got is False, f"a vote of {vote!r} was read as a yes: run returned {got!r}"
+        assert [p.told for p in parts] == [["abort"], ["abort"]], (
+            f"a vote of {vote!r}: phase two told {[p.told for p in parts]}"
+        )
+    finally:
         MemoryJournal.forget(ns)
 
 

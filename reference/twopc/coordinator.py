@@ -102,8 +102,13 @@ class FileJournal:
     def record(self, txid: str, state: str) -> None:
         line = json.dumps({"txid": txid, "state": state}) + "\n"
         with self._mutex:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                if end and os.pread(fd, 1, end - 1) != b"\n":
+                    # A crash tore the last record: ours starts a line of its own,
+                    # or states() would read both as one torn line and drop ours.
+                    line = "\n" + line
                 os.write(fd, line.encode())
                 os.fsync(fd)  # the decision must be on disk before phase two
             finally:
