@@ -1185,21 +1185,47 @@ def bad_params(algorithm: str) -> list[dict[str, Any]]:
 
     The unknown one is the other kind of algorithm's (a ``burst`` given to a
     window, a ``window`` to a bucket): the likely slip, silently ignored by a
-    limiter that reads only the names it knows.
+    limiter that reads only the names it knows. A count of 0 is not here: it
+    may mean "admit nothing" (:func:`zero_params`).
     """
     good = params(algorithm)
     missing = [{k: v for k, v in good.items() if k != name} for name in good]
     if algorithm == "token-bucket":
         unknown = {**good, "window": W}
-        count, span = "burst", "rate"
     else:
         unknown = {**good, "burst": QUOTA}
-        count, span = "limit", "window"
+    count, span = counted(algorithm)
     # A count is of whole units (costs are ints): 2.5 is a computed value gone
     # wrong (r * W), and a limiter that rounds it changes the quota unasked.
-    out_of_range = [{count: 0}, {count: -1}, {count: 2.5}]
+    out_of_range = [{count: -1}, {count: 2.5}]
     out_of_range += [{span: 0.0}, {span: -1.0}, {span: float("nan")}]
     return [*missing, unknown, *({**good, **bad} for bad in out_of_range)]
+
+
+def counted(algorithm: str) -> tuple[str, str]:
+    """The names of the algorithm's count (N or b) and of its span (W or r)."""
+    return ("burst", "rate") if algorithm == "token-bucket" else ("limit", "window")
+
+
+def zero_params(algorithm: str) -> dict[str, Any]:
+    """A count of 0: refused, or taken as "admit nothing" (RL-21)."""
+    return {**params(algorithm), counted(algorithm)[0]: 0}
+
+
+#: Hits of each probe burst on a configuration that was accepted: four quotas,
+#: so that "admits everything" and "admits a quota" look different.
+PROBE_HITS = 4 * QUOTA
+
+
+def probe_burst(e: Env, client: Any, key: str) -> tuple[int, str]:
+    """PROBE_HITS hits at once on ``key``: how many were admitted, and how that reads."""
+    admitted = 0
+    for _ in range(PROBE_HITS):
+        try:
+            admitted += e.hit(client, key).admitted
+        except Exception as exc:  # what the limiter did is the report, whatever it is
+            return admitted, f"{admitted} admitted, then hit raised {type(exc).__name__} ({exc})"
+    return admitted, f"{admitted} of {PROBE_HITS} admitted"
 
 
 @clause("RL-21")
@@ -1209,8 +1235,17 @@ def test_configure_refuses_bad_parameters(
 ) -> None:
     """Every bad set of parameters is refused; the same client, then configured, decides as new.
 
+    A configuration that is accepted is a failure (a count of 0 only when it
+    then admits anything); each is reported with what the limiter then did:
+    PROBE_HITS hits at once on a fresh key, and as many again after the idle
+    period plus MARGIN (a window of 0 that blocks forever, a negative one that
+    admits everything). The probes of all accepted configurations share one
+    wait: at most 2.25 s in real time, only when the implementation takes
+    something it should not. After an acceptance the test goes on with a
+    client of a new instance: the accepted one is configured.
+
     The probe after the refusals catches a limiter that kept something of a
-    refused call (a shared limiter made with a limit of 0, or settings stored
+    refused call (a shared limiter made with a limit of -1, or settings stored
     before they were checked): QUOTA + 1 hits on a fresh key must get the
     answers they get from a new instance of the implementation, configured
     the same way without refusals. Compared with that instance, not with N
@@ -1221,37 +1256,62 @@ def test_configure_refuses_bad_parameters(
     """
     offered(impl, algorithm)
     e = env()
+
+    def fresh(label: str) -> Any:
+        # Under the same namespace: its keys are other keys, so it shares no quota.
+        return e.rebuild(impl, e.clock if e.clock is not None else impl.ctx.clock).client(label)
+
     c = e.subject.client("configure")
-    for bad in bad_params(algorithm):
+    problems: list[str] = []
+    accepted: list[tuple[dict[str, Any], Any]] = []
+    for bad in [*bad_params(algorithm), zero_params(algorithm)]:
         try:
             c.configure(algorithm, **bad)
         except (ValueError, TypeError):
             continue
         except Exception as exc:
-            raise AssertionError(
+            problems.append(
                 f"configure({algorithm!r}, {bad}) raised {type(exc).__name__} ({exc}), "
                 "not ValueError or TypeError"
-            ) from exc
-        raise AssertionError(f"configure({algorithm!r}, {bad}) was accepted")
+            )
+        else:
+            accepted.append((bad, c))
+        c = fresh("configure")
+    if accepted:
+        probes = [[probe_burst(e, a, f"accepted{i}")] for i, (_, a) in enumerate(accepted)]
+        e.wait_until(e.now() + idle(algorithm) + MARGIN)
+        for i, (_, a) in enumerate(accepted):
+            probes[i].append(probe_burst(e, a, f"accepted{i}"))
+        zero = zero_params(algorithm)
+        for (bad, _), [(n1, first), (n2, second)] in zip(accepted, probes, strict=True):
+            if bad == zero and n1 + n2 == 0:
+                continue  # a count of 0 taken as "admit nothing"
+            problems.append(
+                f"configure({algorithm!r}, {bad}) was accepted; then {PROBE_HITS} hits at once "
+                f"on a fresh key: {first}; {PROBE_HITS} more "
+                f"{idle(algorithm) + MARGIN:g} s later: {second}"
+            )
     try:
         c.configure(algorithm, **params(algorithm))
     except Exception as exc:
-        raise AssertionError(
+        problems.append(
             f"after refusing bad parameters, configure({algorithm!r}, {params(algorithm)}) "
             f"raised {type(exc).__name__}: {exc}"
-        ) from exc
-    # Under the same namespace: its keys are other keys, so it shares no quota.
-    new = e.rebuild(impl, e.clock if e.clock is not None else impl.ctx.clock).client("new")
+        )
+        raise AssertionError(" || ".join(problems)) from exc
+    new = fresh("new")
     new.configure(algorithm, **params(algorithm))
     seen = []
     for attempt in range(ATTEMPTS):
         want = e.run(new, burst(e.now(), f"new{attempt}", QUOTA + 1))
         got = e.run(c, burst(e.now(), f"conf{attempt}", QUOTA + 1))
         if [x.admitted for x in got] == [x.admitted for x in want]:
-            return
+            break
         seen.append(f"{shown(got)} (new instance: {shown(want)})")
-    raise AssertionError(
-        f"{algorithm} (quota {QUOTA}), configured after {len(bad_params(algorithm))} refused "
-        f"configures, answered {QUOTA + 1} hits on a fresh key otherwise than a new instance "
-        f"configured the same way, on {ATTEMPTS} fresh keys: " + " | ".join(seen)
-    )
+    else:
+        problems.append(
+            f"{algorithm} (quota {QUOTA}), configured after refused configures, answered "
+            f"{QUOTA + 1} hits on a fresh key otherwise than a new instance configured the "
+            f"same way, on {ATTEMPTS} fresh keys: " + " | ".join(seen)
+        )
+    assert not problems, f"{len(problems)} configure problem(s): " + " || ".join(problems)

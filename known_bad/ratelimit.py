@@ -256,8 +256,8 @@ class _UncheckedClient(MemoryRateLimitClient):
 
 
 class UncheckedConfigure(Bad):
-    """Takes any limit and window: ``limits`` 5.8 does (a limit of 0 or -1 rejects every hit,
-    a window of 0 or -1 s admits every one); a missing parameter becomes 0, a stray one is kept."""
+    """Takes any limit and window, as ``limits`` 5.8 does (a limit of -1 rejects every hit, a
+    window of -1 s admits every one); a missing parameter becomes 0, a stray one is kept."""
 
     CLIENT = _UncheckedClient
 
@@ -699,7 +699,7 @@ KNOWN_BAD = [
     ),
     KnownBad(
         "unchecked-configure", "ratelimit", _spec(UncheckedConfigure), ("RL-21",),
-        "configure takes a limit of 0, a window of -1 s, a missing or a stray parameter "
+        "configure takes a limit of -1, a window of -1 s, a missing or a stray parameter "
         "without a word, as limits 5.8 does: a limiter that rejects or admits everything",
     ),
     KnownBad(
