@@ -30,10 +30,32 @@ library's non-blocking call with the library's defaults. Registered names
   ``ctx.clock`` (``injectable-clock``).
 - ``pyrate-limiter-redis``: per key on ``RedisBucket`` / ``RedisStateStore``.
 
-``limits`` counts windows in whole seconds: it refuses any other W, and it
-reads ``time.time()`` with no way to pass a clock, so it does not declare
-``injectable-clock``. Each pyrate function's docstring lists its calls and
-deviations.
+``limits`` counts windows in whole seconds and reads ``time.time()`` with
+no way to pass a clock, so it does not declare ``injectable-clock``. Each
+pyrate function's docstring lists its calls and deviations.
+
+``configure``: the values go to the library as the suite gave them, the way
+a user passes their own; the library alone decides whether to take them
+(RL-21 judges the library, not this file). What the adapter itself does, as
+the translation from the suite's names to the library's objects:
+
+- it refuses an algorithm it does not offer (ValueError) and a missing or
+  unknown parameter NAME (TypeError, as a Python call with a missing or
+  unexpected keyword does): the library has no such names, they are the
+  suite's, so there is nothing of the library's to pass them to. It does
+  not look at the values.
+- a whole float (W = 1.0, r = 5.0) becomes the int the library's signature
+  names (``RateLimitItemPerSecond(amount: int, multiples: int)``, pyrate's
+  ``Rate(limit: int, ...)``); every other value (0, -1, 2.5, NaN) goes as it
+  came. Nothing is refused or rounded on the way.
+
+Measured on the libraries themselves (limits 5.8.0, pyrate-limiter 4.5.1):
+``RateLimitItemPerSecond`` takes a limit of 0, -1 or 2.5 (2 admitted) and a
+window of 0, -1 or 0.5 and refuses only a NaN window (ValueError, from
+``int()``); pyrate's ``Rate`` refuses a limit, burst or interval of 0 and a
+negative limit or burst with AssertionError (gone under ``python -O``),
+takes a negative interval, a limit or burst of 2.5 and a rate of -1 or NaN
+(NaN raises ValueError at the first ``try_acquire``).
 """
 
 from __future__ import annotations
@@ -44,7 +66,7 @@ import time
 from typing import Any
 
 from distconform.api import Clock, Context, Implementation
-from distconform.reference.ratelimit.memory import OBSERVERS, Params, check_params
+from distconform.reference.ratelimit.memory import OBSERVERS, WINDOWED
 from distconform.thirdparty import _require
 
 __all__ = [
@@ -66,15 +88,41 @@ _LIMITS_STRATEGIES = {
 }
 
 
+def _check_names(algorithm: str, offered: tuple[str, ...], params: dict[str, Any]) -> None:
+    """The adapter's own translation: an algorithm it offers, exactly its parameter names.
+
+    Values are not looked at: they go to the library as they came.
+    """
+    if algorithm not in offered:
+        raise ValueError(
+            f"algorithm {algorithm!r} is not offered here; choose one of {', '.join(offered)}"
+        )
+    wanted = ("limit", "window") if algorithm in WINDOWED else ("rate", "burst")
+    if sorted(params) != sorted(wanted):
+        raise TypeError(
+            f"{algorithm} takes {' and '.join(wanted)}, got {', '.join(sorted(params)) or 'none'}"
+        )
+
+
+def _whole(value: Any) -> Any:
+    """A whole float as the int the libraries' signatures name; any other value as it came."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _configuration(algorithm: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    """What two clients must agree on to share one limiter: the algorithm and its values."""
+    return (algorithm, *sorted(params.items()))
+
+
 class _Once:
     """The first configure's object, shared by every client of one implementation."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.params: Params | None = None
+        self.params: tuple[Any, ...] | None = None
         self.value: Any = None
 
-    def get(self, params: Params, make: Any) -> Any:
+    def get(self, params: tuple[Any, ...], make: Any) -> Any:
         with self._lock:
             if self.params is None:
                 self.value, self.params = make(), params
@@ -94,18 +142,19 @@ class LimitsClient:
 
     def configure(self, algorithm: str, **params: Any) -> None:
         limits = _require("limits", "limits")
-        p = check_params(algorithm, (self._algorithm,), **params)
-        if p.window != int(p.window):
-            raise ValueError(f"limits counts windows in whole seconds, not {p.window}")
-        self._item = limits.RateLimitItemPerSecond(p.limit, int(p.window))
+        _check_names(algorithm, (self._algorithm,), params)
+        item = limits.RateLimitItemPerSecond(_whole(params["limit"]), _whole(params["window"]))
 
         def make() -> Any:
             options = {} if self._uri == "memory://" else {"key_prefix": f"{self._ns}limits"}
             return limits.storage.storage_from_string(self._uri, **options)
 
-        self._storage = self._shared.get(p, make) if self._shared is not None else make()
+        if self._shared is not None:
+            self._storage = self._shared.get(_configuration(algorithm, params), make)
+        else:
+            self._storage = make()
         strategy = getattr(limits.strategies, _LIMITS_STRATEGIES[self._algorithm])
-        self._limiter = strategy(self._storage)
+        self._item, self._limiter = item, strategy(self._storage)
 
     def hit(self, key: str, cost: int = 1) -> bool:
         return bool(self._limiter.hit(self._item, key, cost=cost))
@@ -182,13 +231,17 @@ def limits_sliding_window_counter_redis(ctx: Context) -> Implementation:
 _PYRATE_ALGORITHMS = ("sliding-log", "fixed-window", "token-bucket")
 
 
-def _pyrate_rates(pl: Any, p: Params) -> list[Any]:
-    """``[Rate(N, W ms)]``, or ``[Rate(r, 1000 ms, burst=b)]`` for the token bucket."""
-    if p.algorithm == "token-bucket":
-        if p.rate != int(p.rate):
-            raise ValueError(f"this adapter expresses r as a whole number per second, not {p.rate}")
-        return [pl.Rate(int(p.rate), 1000, burst=p.burst)]
-    return [pl.Rate(p.limit, round(p.window * 1000))]
+def _pyrate_rates(pl: Any, algorithm: str, params: dict[str, Any]) -> list[Any]:
+    """``[Rate(N, Duration.SECOND * W)]``, or ``[Rate(r, Duration.SECOND, burst=b)]``.
+
+    As a user with W in seconds writes it: ``Duration.SECOND * W`` is pyrate's
+    own conversion (``int(1000 * W)``: it raises ValueError for a NaN W). The
+    values go as they came (:func:`_whole`); ``Rate`` decides what it takes.
+    """
+    if algorithm == "token-bucket":
+        rate, burst = _whole(params["rate"]), _whole(params["burst"])
+        return [pl.Rate(rate, pl.Duration.SECOND, burst=burst)]
+    return [pl.Rate(_whole(params["limit"]), pl.Duration.SECOND * params["window"])]
 
 
 def _ms_clock(pl: Any, clock: Clock) -> Any:
@@ -201,7 +254,7 @@ def _ms_clock(pl: Any, clock: Clock) -> Any:
     return ContextClock()
 
 
-def _pyrate_default(p: Params) -> Any:
+def _pyrate_default(algorithm: str, params: dict[str, Any]) -> Any:
     """The limiter as pyrate's README and ``limiter_factory`` build it: one bucket for all names.
 
     ``Limiter(InMemoryBucket(rates))`` (= ``create_inmemory_limiter``; the
@@ -211,20 +264,26 @@ def _pyrate_default(p: Params) -> Any:
     bucket in a ``SingleBucketFactory``: every ``name`` goes to that bucket.
     """
     pl = _require("pyrate_limiter", "pyrate-limiter")
-    rates = _pyrate_rates(pl, p)
-    if p.algorithm == "token-bucket":
+    rates = _pyrate_rates(pl, algorithm, params)
+    if algorithm == "token-bucket":
         bucket = pl.StateBucket(rates, algorithm=pl.TokenBucket())
-    elif p.algorithm == "fixed-window":
+    elif algorithm == "fixed-window":
         bucket = pl.InMemoryBucket(rates, algorithm=pl.FixedWindow())
     else:
         bucket = pl.InMemoryBucket(rates)
     return pl.Limiter(bucket), None
 
 
-def _pyrate_per_key(p: Params, redis_url: str | None, namespace: str, clock: Clock | None) -> Any:
+def _pyrate_per_key(
+    algorithm: str,
+    params: dict[str, Any],
+    redis_url: str | None,
+    namespace: str,
+    clock: Clock | None,
+) -> Any:
     """A pyrate ``Limiter`` whose factory makes one bucket per item name (key)."""
     pl = _require("pyrate_limiter", "pyrate-limiter")
-    rates = _pyrate_rates(pl, p)
+    rates = _pyrate_rates(pl, algorithm, params)
     redis = None
     if redis_url is not None:
         import redis as redis_py
@@ -233,17 +292,17 @@ def _pyrate_per_key(p: Params, redis_url: str | None, namespace: str, clock: Clo
     ticks = _ms_clock(pl, clock) if clock is not None else None
 
     def make_bucket(name: str) -> Any:
-        if p.algorithm == "token-bucket":
+        if algorithm == "token-bucket":
             store = (
                 pl.RedisStateStore(redis, f"{namespace}pyrate-state:{name}")
                 if redis is not None
                 else None
             )
             return pl.StateBucket(rates, algorithm=pl.TokenBucket(), store=store, clock=ticks)
-        algorithm = pl.SlidingWindowLog() if p.algorithm == "sliding-log" else pl.FixedWindow()
+        log = pl.SlidingWindowLog() if algorithm == "sliding-log" else pl.FixedWindow()
         if redis is not None:
-            return pl.RedisBucket.init(rates, redis, f"{namespace}pyrate:{name}", algorithm)
-        bucket = pl.InMemoryBucket(rates, algorithm=algorithm)
+            return pl.RedisBucket.init(rates, redis, f"{namespace}pyrate:{name}", log)
+        bucket = pl.InMemoryBucket(rates, algorithm=log)
         if ticks is not None:
             # InMemoryBucket takes no clock argument; its clock is the
             # ``_clock`` attribute every bucket reads (AbstractBucket.now()).
@@ -261,7 +320,7 @@ def _pyrate_per_key(p: Params, redis_url: str | None, namespace: str, clock: Clo
             with self.lock:
                 if name not in self.buckets:
                     b = make_bucket(name)
-                    if p.algorithm != "token-bucket":
+                    if algorithm != "token-bucket":
                         # Log buckets are trimmed by the factory's leaker, as
                         # BucketFactory.create does for the buckets it makes.
                         self.schedule_leak(b)
@@ -287,11 +346,13 @@ class PyrateClient:
         self._redis: Any = None
 
     def configure(self, algorithm: str, **params: Any) -> None:
-        p = check_params(algorithm, _PYRATE_ALGORITHMS, **params)
+        _check_names(algorithm, _PYRATE_ALGORITHMS, params)
         if self._shared is not None:
-            self._limiter, self._redis = self._shared.get(p, lambda: self._make(p))
+            self._limiter, self._redis = self._shared.get(
+                _configuration(algorithm, params), lambda: self._make(algorithm, params)
+            )
         else:
-            self._limiter, self._redis = self._make(p)
+            self._limiter, self._redis = self._make(algorithm, params)
 
     def hit(self, key: str, cost: int = 1) -> bool:
         return bool(self._limiter.try_acquire(key, cost, blocking=False))
@@ -323,7 +384,9 @@ def _pyrate_in_memory(make: Any, description: str, extra: frozenset[str]) -> Imp
 def pyrate_limiter(ctx: Context) -> Implementation:
     """pyrate-limiter as its README shows it: ``Limiter(bucket)``, one bucket for every name.
 
-    Calls: ``Rate``, ``InMemoryBucket`` / ``StateBucket(algorithm=TokenBucket())``,
+    Calls: ``Rate(N, Duration.SECOND * W)`` or ``Rate(r, Duration.SECOND,
+    burst=b)`` with the suite's values as they came (module docstring),
+    ``InMemoryBucket`` / ``StateBucket(algorithm=TokenBucket())``,
     ``Limiter(bucket)``, ``try_acquire(key, cost, blocking=False)``, ``close``.
     Deviation: ``blocking=False`` (the default blocks until the item fits;
     the contract has no queueing). Not a deviation, a property of the default:
@@ -341,10 +404,11 @@ def pyrate_limiter(ctx: Context) -> Implementation:
 def pyrate_limiter_per_key(ctx: Context) -> Implementation:
     """pyrate-limiter with a ``BucketFactory`` that makes one in-memory bucket per name.
 
-    Calls: ``Rate``, ``InMemoryBucket(rates, algorithm=SlidingWindowLog() |
-    FixedWindow())`` or ``StateBucket(rates, algorithm=TokenBucket(),
-    clock=...)`` per key, ``BucketFactory.schedule_leak`` for the log buckets
-    (as ``BucketFactory.create`` does), ``Limiter(factory)``,
+    Calls: ``Rate`` as ``pyrate-limiter`` makes it, ``InMemoryBucket(rates,
+    algorithm=SlidingWindowLog() | FixedWindow())`` or ``StateBucket(rates,
+    algorithm=TokenBucket(), clock=...)`` per key,
+    ``BucketFactory.schedule_leak`` for the log buckets (as
+    ``BucketFactory.create`` does), ``Limiter(factory)``,
     ``try_acquire(key, cost, blocking=False)``, ``close``. Deviations: a
     per-name factory (pyrate's documented way to limit per key; the default
     shares one bucket), ``blocking=False``, and the clock: ``ctx.clock`` in
@@ -354,7 +418,7 @@ def pyrate_limiter_per_key(ctx: Context) -> Implementation:
     ``injectable-clock``: the suite runs it on a fake clock.
     """
     return _pyrate_in_memory(
-        lambda p: _pyrate_per_key(p, None, ctx.namespace, ctx.clock),
+        lambda a, p: _pyrate_per_key(a, p, None, ctx.namespace, ctx.clock),
         "pyrate-limiter Limiter, one in-memory bucket per key (BucketFactory), ctx.clock",
         frozenset({"injectable-clock"}),
     )
@@ -375,7 +439,7 @@ def pyrate_limiter_redis(ctx: Context) -> Implementation:
     """
     return Implementation(
         client=lambda: PyrateClient(
-            lambda p: _pyrate_per_key(p, ctx.redis_url or "", ctx.namespace, None), None
+            lambda a, p: _pyrate_per_key(a, p, ctx.redis_url or "", ctx.namespace, None), None
         ),
         capabilities=frozenset({*_PYRATE_ALGORITHMS, "cost", "distributed"}),
         needs=frozenset({"redis"}),
