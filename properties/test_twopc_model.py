@@ -188,12 +188,15 @@ def test_the_file_journal_keeps_the_property(tmp_path: Path) -> None:
         MemoryParticipant.forget(ns)
 
 
-def test_the_file_journal_survives_a_torn_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("torn", ['{"txid": "c", "sta', "\0" * 8], ids=["half-a-record", "zeros"])
+def test_the_file_journal_survives_a_torn_record(tmp_path: Path, torn: str) -> None:
     """A crash mid-append tears the last line: readers skip it, and later records are kept.
 
-    The restarted coordinator appends its next decisions after the torn line:
-    the first must start a line of its own, or the reader takes the two for
-    one torn line and loses a logged commit (recovery would then presume abort).
+    The torn tail is half a record, or zeros (a machine crash can leave the
+    file's new size on disk without its data). The restarted coordinator
+    appends its next decisions after it: the first must start a line of its
+    own, or the reader takes the two for one torn line and loses a logged
+    commit (recovery would then presume abort).
     """
     path = tmp_path / "decisions.jsonl"
     assert FileJournal(str(path)).states() == {}, "a log never written to is not empty"
@@ -203,8 +206,7 @@ def test_the_file_journal_survives_a_torn_record(tmp_path: Path) -> None:
     first.record("a", DONE)
     whole = path.read_text(encoding="utf-8")
     assert whole.count("\n") == 3 and whole.endswith("\n"), f"not one line a record: {whole!r}"
-    torn = '{"txid": "c", "sta'  # the crash: half a line, no newline
-    with open(path, "a", encoding="utf-8") as f:
+    with open(path, "a", encoding="utf-8") as f:  # the crash: no newline after it
         f.write(torn)
     assert FileJournal(str(path)).states() == {"a": DONE, "b": COMMIT}
     restarted = FileJournal(str(path))
