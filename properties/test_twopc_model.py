@@ -316,6 +316,21 @@ def test_only_a_plain_true_is_a_yes(timeout: float | None, vote: Any) -> None:
         MemoryJournal.forget(ns)
 
 
+def test_outcome_through_a_file_journal(tmp_path: Path) -> None:
+    """A coordinator over a FileJournal written by another one (a restarted process): outcome.
+
+    True for a commit, False for an abort, None for a txid never run: the
+    states are read back from the file, as strings equal to, not the same
+    objects as, the coordinator's own constants.
+    """
+    path = str(tmp_path / "decisions.jsonl")
+    assert Coordinator(FileJournal(path)).run("c", [_Voter("p0", True)]) is True
+    assert Coordinator(FileJournal(path)).run("a", [_Voter("p0", False)]) is False
+    fresh = Coordinator(FileJournal(path))
+    seen = {t: fresh.outcome(t) for t in ("c", "a", "never-run")}
+    assert seen == {"c": True, "a": False, "never-run": None}, f"outcome read back: {seen}"
+
+
 class _Dying(BaseException):
     """The participant's call ends in the death of the calling process (as a Crash does)."""
 
