@@ -520,6 +520,29 @@ def test_clients_share_one_cache_and_one_order(impl: Any) -> None:
     expect_exactly(b, m, ["c"], "repro: ...; B deletes c; A puts e (nothing to evict)")
 
 
+#: The capacity both clients configure in the join test: above 256, so that
+#: each ``int(str(...))`` of it is an int object of its own (CPython shares
+#: only the objects of -5..256), as two processes reading one configuration
+#: get equal capacities that are not one object. A cache that compares them
+#: by identity refuses the second client.
+JOIN_CAPACITY = 1000
+
+
+@clause("LRU-14")
+def test_client_joins_with_an_equal_capacity(impl: Any) -> None:
+    """A client configuring the cache's capacity, as an int object of its own, joins the cache."""
+    first, second = int(str(JOIN_CAPACITY)), int(str(JOIN_CAPACITY))
+    a, b = new_cache(impl, first, "a"), impl.client("b")
+    repro = f"repro: A configures {JOIN_CAPACITY}; B configures {JOIN_CAPACITY} (an equal int)"
+    try:
+        b.configure(second)
+    except ValueError as exc:
+        pytest.fail(f"{repro}: B's configure raised {exc!r}; equal capacities must join")
+    a.put("j", val("j"))
+    got = b.get("j")
+    assert got == val("j"), f"{repro}; A puts j: B's get(j) returned {got!r}"
+
+
 # ------------------------------------------------------- sizes: a long run
 
 

@@ -266,6 +266,7 @@ def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> 
         ops = ["get", "put", "delete", *sorted(optional)]
         weights = {"get": 6, "put": 8, "delete": 1, "keys": 0.05, "items": 0.05, "resize": 0.02}
         history: list[str] = []
+        capacity = DIFF_CAPACITY  # the caches' capacity now: resize changes it
         for step in range(DIFF_STEPS):
             op = rnd.choices(ops, [weights.get(o, 1) for o in ops])[0]
             key = f"k{rnd.randrange(DIFF_KEYS)}"
@@ -289,6 +290,9 @@ def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> 
                 f"{DIFF_CAPACITY}): {call} -> {pair[0]}: {answers[0][:200]}, "
                 f"{pair[1]}: {answers[1][:200]}; the calls before: {'; '.join(history[-6:-1])}"
             )
+            if op == "resize" and answers[0] == "None":
+                capacity = args[0]
+        _joins_alike(pair, built, capacity, history)
     finally:
         for c in clients:
             getattr(c, "close", lambda: None)()
@@ -296,3 +300,31 @@ def test_references_decide_alike(pair: tuple[str, str], diff_redis_url: str) -> 
             if b.close is not None:
                 b.close()
         backends.cleanup_namespace(ctx.namespace, diff_redis_url, None)
+
+
+def _joins_alike(
+    pair: tuple[str, str], built: list[Any], capacity: int, history: list[str]
+) -> None:
+    """A new client of each reference configures the cache's capacity, one less, one more.
+
+    Clients of one shared cache that configure different capacities get
+    unspecified behaviour (spec/lru.md, non-guarantees), which both references
+    define the same way: a ValueError, whichever side the difference is on.
+    """
+    for asked in (capacity, capacity - 1, capacity + 1):
+        answers = []
+        for b in built:
+            c = b.client()
+            try:
+                c.configure(asked)
+                answers.append("joined")
+            except ValueError:
+                answers.append("raised ValueError")
+            finally:
+                getattr(c, "close", lambda: None)()
+        want = "joined" if asked == capacity else "raised ValueError"
+        assert answers == [want, want], (
+            f"after {len(history)} calls (seed {DIFF_SEED}; the cache's capacity is {capacity}): "
+            f"a new client's configure({asked}) -> {pair[0]}: {answers[0]}, {pair[1]}: "
+            f"{answers[1]}; both should have {want}"
+        )
