@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -395,6 +396,65 @@ def test_observers_agree_with_model(impl: Subject, make_target: TargetFactory) -
     if not (impl.has("owned") and impl.has("remaining")):
         pytest.skip("not applicable: needs capabilities 'owned' and 'remaining'")
     run_lock_machine(make_target, observe=True)
+
+
+#: A grant of ten hours, longer than the fake clock has been running (it
+#: starts at 1000 s): remaining() must count from the grant's end, whatever the
+#: clock reads. An answer that leans on the reading (taken modulo it, say) is
+#: right only while the TTL is short against it, as in the machine's 1 to 5 s.
+LONG_TTL = 36_000.0
+
+
+@clause("LOCK-22", "LOCK-23")
+def test_remaining_of_a_long_grant(impl: Subject, make_target: TargetFactory) -> None:
+    """remaining() of a ten-hour grant is exact at its start, halfway, a second before its end."""
+    if not impl.has("remaining"):
+        pytest.skip("not applicable: needs capability 'remaining'")
+    target = make_target()
+    try:
+        a = target.client()
+        name = f"long{next(_examples)}"
+        t0 = target.clock.now()
+        h = a.acquire(name, LONG_TTL, 0)
+        assert h is not None, "acquire of a free lock failed"
+        # Whole seconds: exact in binary, so the answers are exact too.
+        for waited in (0.0, LONG_TTL / 2, LONG_TTL - 1.0, LONG_TTL):
+            target.clock.advance(t0 + waited - target.clock.now())
+            left = a.remaining(h)
+            assert left == LONG_TTL - waited, (
+                f"repro (fake clock at {t0:g} s): A acquires {name} with ttl {LONG_TTL:g} s; "
+                f"{waited:g} s later A's remaining() returned {left!r}, "
+                f"expected {LONG_TTL - waited:g}"
+            )
+    finally:
+        target.close()
+
+
+#: Timeouts spec/lock.md gives no meaning to (it says only that 0 asks once).
+#: The references define them alike: a ValueError before anything changes. NaN
+#: too: a blocking acquire whose deadline is NaN never sees it pass.
+BAD_TIMEOUTS = (-0.5, -1.0, math.nan)
+
+
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
+def test_references_refuse_a_timeout_below_zero(impl: Subject, timeout: float) -> None:
+    """A reference's acquire with a timeout below 0 or NaN raises ValueError; the lock is free."""
+    if not impl.adapter.spec.startswith("distconform.reference."):
+        pytest.skip("not applicable: outside the contract; only the references define it")
+    # The client itself, not the plugin's guarded view: the guard bounds each
+    # call by its timeout argument, and a NaN bound breaks the guard. The lock
+    # is free, so a reference that takes the timeout grants at once: no hang.
+    a = impl.impl.client()
+    try:
+        name = f"bad{next(_examples)}"
+        with pytest.raises(ValueError):
+            got = a.acquire(name, 30.0, timeout)
+            a.release(got) if got is not None else None
+        h = a.acquire(name, 30.0, 0)
+        assert h is not None, f"acquire(ttl 30, timeout {timeout!r}) raised but left {name} held"
+        a.release(h)
+    finally:
+        getattr(a, "close", lambda: None)()
 
 
 @clause("LOCK-7", "LOCK-8")

@@ -92,7 +92,7 @@ class MemoryLockService:
 def _check(ttl: float | None, timeout: float) -> None:
     if ttl is not None and not ttl > 0:
         raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
-    if timeout < 0:
+    if not timeout >= 0:  # NaN too: a deadline of NaN is never reached
         raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
 
 
