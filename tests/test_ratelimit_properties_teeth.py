@@ -51,11 +51,11 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]
     for name, caught in CAUGHT.items():
         impls += ["--impl", f"ratelimit={KB}:{name}.factory"]
         impls += [a for c in caught for a in ("--clause", f"{KB}:{name}.factory={c}")]
+    # CPU-bound: two processes, one per core (pytest-xdist, one merged report).
     cmd = [sys.executable, "-m", "pytest", str(PROPS), *impls, "--dc-report-dir", str(out),
-           "-q", "-p", "no:cacheprovider", "--import-mode=importlib"]  # fmt: skip
-    run = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=child_env, cwd=out
-    )
+           "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-n", "2"]  # fmt: skip
+    env = dict(child_env, PYTEST_ADDOPTS=child_env["PYTEST_ADDOPTS"].replace("-p no:xdist", ""))
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=out)
     assert run.returncode in (0, 1), f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     return {(r["implementation"], r["clause"]): r["outcome"] for r in data["results"]}
