@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import sys
@@ -23,8 +24,18 @@ __all__ = ["main"]
 TEST_TIMEOUT = 300
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("distconform")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="distconform", description=__doc__)
+    p.add_argument("--version", action="version", version=f"distconform {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("verify", help="run a mechanism's conformance tests and print clause tables")
@@ -119,9 +130,7 @@ def _worker_args(workers: int) -> list[str]:
     """pytest arguments for ``workers`` pytest-xdist processes (one process if 0 or no xdist)."""
     if workers < 0:
         raise UsageError(f"--workers {workers}: write 0 (one process) or more")
-    try:
-        import xdist  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("xdist") is None:  # not imported here: pytest rewrites it
         workers = 0
     if "no:xdist" in os.environ.get("PYTEST_ADDOPTS", ""):
         workers = 0  # a child run of the suite's own tests: xdist is not loaded
@@ -181,8 +190,9 @@ def verify(args: argparse.Namespace) -> int:
             os.environ[_backends.ENV_MYSQL] = b.mysql_url
         report_dir = Path(args.report_dir).resolve()
         stale = report_dir / "report.json"
-        if stale.exists():
-            stale.unlink()
+        # A report newer than this moment is this run's; an older one is kept
+        # as it was when the run writes none (nothing selected, interrupted early).
+        before = stale.stat().st_mtime_ns if stale.exists() else None
         # Mechanism holds a dict, so it is not hashable: dedupe by name.
         pytest_args = [str(m.conformance_path) for m in {m.name: m for m, _ in selected}.values()]
         for mech, adapter in selected:
@@ -191,6 +201,8 @@ def verify(args: argparse.Namespace) -> int:
             "-q", "--tb=no", "-p", "no:cacheprovider", "--import-mode=importlib",
             "--dc-report-dir", str(report_dir), "-o", f"timeout={TEST_TIMEOUT}",
             "-W", "ignore::DeprecationWarning",
+            # pytest-benchmark's plugin would leave a .benchmarks/ folder here.
+            "-p", "no:benchmark",
         ]  # fmt: skip
         pytest_args += _worker_args(args.workers)
         if args.require_backends:
@@ -200,7 +212,22 @@ def verify(args: argparse.Namespace) -> int:
         for pattern in args.clause:
             pytest_args += ["--clause", pattern]
         code = pytest.main(pytest_args)
-        if not stale.exists():
+        if code == pytest.ExitCode.INTERRUPTED:
+            # No table: the clauses not reached would read as not run, the
+            # ones cut short as failures; neither is a verdict.
+            print("distconform: interrupted; no verdict (run it again)", file=sys.stderr)
+            return 130
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            chosen_by = " ".join(
+                [f"-k {args.keyword!r}"] * bool(args.keyword)
+                + [f"--clause {c}" for c in args.clause]
+            )
+            raise UsageError(
+                f"no test matched {chosen_by or 'the selection'}: the report was left as it was; "
+                "see `distconform verify --help`"
+            )
+        written = stale.exists() and stale.stat().st_mtime_ns != before
+        if not written:
             print(f"distconform: the run wrote no report (pytest exit {code})", file=sys.stderr)
             return 1
         data = json.loads(stale.read_text())

@@ -88,7 +88,11 @@ def test_private_servers_stop_after_ctrl_c(tmp_path: Path) -> None:
         assert len(servers) == 2, f"private servers did not start: {servers}"
         time.sleep(2)  # let the run get going
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=90)
+        out, err = proc.communicate(timeout=90)
+        # 130, as a shell reports Ctrl-C; no clause table (a partial one read as verdicts).
+        assert proc.returncode == 130, (proc.returncode, out[-2000:], err[-2000:])
+        assert "score" not in out, out[-2000:]
+        assert "interrupted; no verdict" in err, err[-2000:]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -70,3 +70,26 @@ def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # 
     assert r.returncode == 4, r.stdout + r.stderr
     assert "cannot import module 'no_such_module'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A -k that matches nothing says so (exit 2) and leaves the previous report as it was."""
+    rep = tmp_path / "rep"
+    first = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", str(rep))
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    assert {"report.json", "report.md"} <= set(before)
+    res = cli("verify", "lock", "memory", "-k", "matches_no_test", "--report-dir", str(rep))
+    _one_line_error(res, "no test matched -k 'matches_no_test'", "left as it was")
+    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
+
+
+def test_version_and_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--version names the package version; verify leaves no .benchmarks/ in the current folder."""
+    from importlib.metadata import version
+
+    res = cli("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"distconform {version('distconform')}"
+    run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
