@@ -253,7 +253,7 @@ def test_phase_two_retries_with_a_growing_backoff(monkeypatch: pytest.MonkeyPatc
         return Hooked(MemoryParticipant(name, ns), lambda: MemoryParticipant(name, ns), trace, plan)
 
     try:
-        coordinator = Coordinator(MemoryJournal(ns), backoff=0.05)  # the default: 3 calls
+        coordinator = Coordinator(MemoryJournal(ns))  # the defaults: 3 calls, backoff 0.05 s
         for txid, fault, raises in (("t1", "errors:2", False), ("t2", "down", True)):
             parts = [hooked("steady", {}), hooked("flaky", {("commit", "before"): fault})]
             for p in parts:
@@ -409,18 +409,19 @@ def test_a_prepare_that_lands_after_the_deadline(
 
 def test_forget_drops_the_namespace_only() -> None:
     """forget(ns) drops the stores of every participant of ns (given an equal string), no other."""
-    ns, other = "dc_propforget00_", "dc_propforget01_"
-    for space in (ns, other):
+    below, ns, above = "dc_propforget00_", "dc_propforget01_", "dc_propforget02_"
+    for space in (below, ns, above):
         p = MemoryParticipant("p", space)
         p.write("t1", "k", 1)
         assert p.prepare("t1") is True
-    MemoryParticipant.forget("".join(["dc_propforget", "00_"]))  # equal, not the same object
+    MemoryParticipant.forget("".join(["dc_propforget", "01_"]))  # equal, not the same object
     try:
         assert MemoryParticipant("p", ns).in_doubt() == [], "forget left the namespace's store"
-        assert MemoryParticipant("p", other).in_doubt() == ["t1"], "forget dropped another one"
+        for other in (below, above):
+            assert MemoryParticipant("p", other).in_doubt() == ["t1"], f"forget dropped {other}"
     finally:
-        MemoryParticipant.forget(ns)
-        MemoryParticipant.forget(other)
+        for space in (below, ns, above):
+            MemoryParticipant.forget(space)
 
 
 def test_the_property_has_teeth() -> None:
