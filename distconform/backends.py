@@ -494,19 +494,30 @@ def resolve(
     mysql_url: str | None = None,
     private: bool = True,
     kinds: tuple[str, ...] = (),
+    needed: tuple[str, ...] | None = None,
 ) -> Backends:
     """Check the given URLs (a bad one raises :class:`BackendUnavailable`); start ``kinds`` now.
 
-    Other kinds are started later, on first :meth:`Backends.ensure`.
+    Other kinds are started later, on first :meth:`Backends.ensure`. With
+    ``needed``, a URL of another kind is not checked nor used: a stale
+    environment variable does not stop a run that needs no such server.
     """
     b = Backends(private=private)
     given = {
-        "redis": redis_url or os.environ.get(ENV_REDIS) or None,
-        "mysql": mysql_url or os.environ.get(ENV_MYSQL) or None,
+        "redis": (redis_url, "--redis-url")
+        if redis_url
+        else (os.environ.get(ENV_REDIS), f"${ENV_REDIS}"),
+        "mysql": (mysql_url, "--mysql-url")
+        if mysql_url
+        else (os.environ.get(ENV_MYSQL), f"${ENV_MYSQL}"),
     }
-    for kind, url in given.items():
-        if url is not None:
+    for kind, (url, source) in given.items():
+        if not url or (needed is not None and kind not in needed):
+            continue
+        try:
             b._use(kind, url, "given")
+        except BackendUnavailable as exc:
+            raise BackendUnavailable(f"{exc} (the URL came from {source})") from None
     for kind in kinds:
         b.ensure(kind)
     return b

@@ -170,7 +170,10 @@ def verify(args: argparse.Namespace) -> int:
     if "redis-masters" in needs:
         needs.add("redis")
     kinds = tuple(k for k in ("redis", "mysql") if k in needs)
-    b = _backends.resolve(args.redis_url, args.mysql_url, kinds=kinds)
+    b = _backends.resolve(args.redis_url, args.mysql_url, kinds=kinds, needed=kinds)
+    for kind, env in (("redis", _backends.ENV_REDIS), ("mysql", _backends.ENV_MYSQL)):
+        if kind not in kinds:
+            os.environ.pop(env, None)  # not needed: the run's pytest must not check it either
     try:
         selected: list[tuple[mechanisms.Mechanism, Adapter]] = []
         for mech, adapter in chosen:

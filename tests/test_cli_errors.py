@@ -93,3 +93,24 @@ def test_version_and_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignor
     run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_stale_server_url_in_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A dead $DISTCONFORM_REDIS_URL stops only runs that need Redis, and the error says whence."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DISTCONFORM_REDIS_URL="redis://127.0.0.1:1/0")
+    env["PYTEST_ADDOPTS"] = ""
+
+    def verify(impl: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "distconform.cli", "verify", "lock", impl,
+             "--clause", "LOCK-9", "-n", "0", "--report-dir", str(tmp_path / impl)],
+            capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+        )  # fmt: skip
+
+    memory = verify("memory")
+    assert memory.returncode == 0, memory.stdout[-2000:] + memory.stderr[-2000:]
+    _one_line_error(verify("redis"), "cannot reach Redis", "came from $DISTCONFORM_REDIS_URL")
