@@ -8,7 +8,7 @@ RL-8 ("6 units within 1.0000 s"). The histories here are built that way.
 
 from __future__ import annotations
 
-from distconform.conformance.test_ratelimit import Call, excess
+from distconform.conformance.test_ratelimit import CLOCK_RESOLUTION, Call, excess
 
 
 def _slow_first() -> list[Call]:
@@ -81,3 +81,34 @@ def test_rejected_and_other_keys_do_not_count() -> None:
     calls = [Call("a", 1, 0.01 * i, 0.01 * i + 0.01, True) for i in range(5)]
     calls += [Call("a", 1, 0.2, 0.21, False), Call("b", 1, 0.2, 0.21, True)]
     assert excess(calls, "sliding-log") is None
+
+
+def _bucket_at_its_bound(last_end: float) -> list[Call]:
+    """RL-5's schedule on a correct token bucket (b=5, r=5): 5, 3 and 4 units.
+
+    Shaped like the calls pyrate-limiter-redis made in a failing run (first
+    and second bursts as recorded, to 0.1 ms), the twelfth ending at ``last_end``:
+    pyrate stamped the first and the twelfth exactly 1400 ms apart (b + r d =
+    12, correct on its clock), the first stamp floored by almost 1 ms.
+    """
+    first = [Call("k6", 1, 1.3231 + 0.0003 * i, 1.3233 + 0.0003 * i, True) for i in range(5)]
+    second = [Call("k6", 1, 2.0705 + 0.0006 * i, 2.0711 + 0.0006 * i, True) for i in range(3)]
+    third = [
+        Call("k6", 1, last_end - 0.0024 + 0.0006 * i, last_end - 0.0018 + 0.0006 * i, True)
+        for i in range(4)
+    ]
+    return [*first, *second, *third]
+
+
+def test_token_bucket_within_clock_resolution_is_not_flagged() -> None:
+    """12 units within 1.3998 s: a bucket stamping whole milliseconds may (bound 12 at 1.4 s)."""
+    history = _bucket_at_its_bound(1.3231 + 1.3998)
+    assert excess(history, "token-bucket") is None
+    assert _old_excess(history, "token-bucket") == "flagged"
+
+
+def test_token_bucket_beyond_clock_resolution_is_flagged() -> None:
+    """12 units within 1.3985 s: more than 1 ms short of 1.4 s, no floor of stamps explains it."""
+    last_end = 1.3231 + 1.4 - CLOCK_RESOLUTION - 0.0005
+    found = excess(_bucket_at_its_bound(last_end), "token-bucket")
+    assert found is not None and "12 units" in found, found
