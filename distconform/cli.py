@@ -20,6 +20,8 @@ from distconform.errors import BackendUnavailable, UsageError
 
 __all__ = ["main"]
 
+#: What an interrupted run says, before the tests started or during them.
+INTERRUPTED = "distconform: interrupted; no verdict (run it again)"
 #: Per-test limit handed to pytest-timeout: a backstop behind the per-call limits.
 TEST_TIMEOUT = 300
 
@@ -218,7 +220,7 @@ def verify(args: argparse.Namespace) -> int:
         if code == pytest.ExitCode.INTERRUPTED:
             # No table: the clauses not reached would read as not run, the
             # ones cut short as failures; neither is a verdict.
-            print("distconform: interrupted; no verdict (run it again)", file=sys.stderr)
+            print(INTERRUPTED, file=sys.stderr)
             return 130
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             chosen_by = " ".join(
@@ -295,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"distconform: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("distconform: interrupted", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
 
 

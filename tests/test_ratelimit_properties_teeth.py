@@ -10,6 +10,7 @@ limit one short), and the reference must pass them all.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 PROPS = Path(__file__).resolve().parent.parent / "properties" / "test_ratelimit_model.py"
+MUTATION = Path(__file__).resolve().parent / "mutation"
 KB = "distconform.known_bad.ratelimit"
 #: known-bad class -> clauses whose property test must fail.
 CAUGHT = {
@@ -51,10 +53,14 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]
     for name, caught in CAUGHT.items():
         impls += ["--impl", f"ratelimit={KB}:{name}.factory"]
         impls += [a for c in caught for a in ("--clause", f"{KB}:{name}.factory={c}")]
-    # CPU-bound: two processes, one per core (pytest-xdist, one merged report).
+    # CPU-bound: two processes, one per core (pytest-xdist, one merged report),
+    # and no shrinking (tests/mutation/mutate_profile.py): a verdict does not
+    # depend on it, and a known-bad's failing example would be shrunk for nothing.
     cmd = [sys.executable, "-m", "pytest", str(PROPS), *impls, "--dc-report-dir", str(out),
-           "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-n", "2"]  # fmt: skip
+           "-q", "-p", "no:cacheprovider", "--import-mode=importlib", "-n", "2",
+           "-p", "mutate_profile"]  # fmt: skip
     env = dict(child_env, PYTEST_ADDOPTS=child_env["PYTEST_ADDOPTS"].replace("-p no:xdist", ""))
+    env["PYTHONPATH"] = os.pathsep.join([str(MUTATION), env.get("PYTHONPATH", "")])
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=out)
     assert run.returncode in (0, 1), f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
