@@ -75,11 +75,15 @@ def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # 
 def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A -k that matches nothing says so (exit 2) and leaves the previous report as it was."""
     rep = tmp_path / "rep"
-    first = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", str(rep))
+    first = cli(
+        "verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", str(rep), "-n", "0"
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     before = {p.name: p.read_bytes() for p in rep.iterdir()}
     assert {"report.json", "report.md"} <= set(before)
-    res = cli("verify", "lock", "memory", "-k", "matches_no_test", "--report-dir", str(rep))
+    res = cli(
+        "verify", "lock", "memory", "-k", "matches_no_test", "--report-dir", str(rep), "-n", "0"
+    )
     _one_line_error(res, "no test matched -k 'matches_no_test'", "left as it was")
     assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
 
@@ -90,7 +94,7 @@ def test_version_and_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignor
 
     res = cli("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"distconform {version('distconform')}"
-    run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep")
+    run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep", "-n", "0")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
 
