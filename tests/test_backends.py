@@ -75,6 +75,7 @@ def test_private_servers_stop_after_ctrl_c(tmp_path: Path) -> None:
         [sys.executable, "-m", "distconform.cli", "verify", "lock", "redis", "mysql",
          "--report-dir", str(tmp_path)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a shell's foreground job
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -87,7 +88,10 @@ def test_private_servers_stop_after_ctrl_c(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert len(servers) == 2, f"private servers did not start: {servers}"
         time.sleep(2)  # let the run get going
-        proc.send_signal(signal.SIGINT)
+        # Ctrl-C in a terminal signals the whole foreground process group: verify
+        # and its test workers (a SIGINT to verify alone, while pytest-xdist was
+        # starting its workers, was once lost and the run went on to the end).
+        os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=90)
         # 130, as a shell reports Ctrl-C; no clause table (a partial one read as verdicts).
         assert proc.returncode == 130, (proc.returncode, out[-2000:], err[-2000:])
