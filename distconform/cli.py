@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -73,8 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="lint the suite: clauses tested, cited clauses exist")
     c.add_argument("--root", default=".", help="repository root with properties/ and faults/")
 
-    ls = sub.add_parser("list", help="registered implementations")
+    ls = sub.add_parser("list", help="registered implementations, and whether each can load")
     ls.add_argument("mechanism", nargs="?")
+
+    cl = sub.add_parser("clauses", help="a mechanism's clauses: id, level, capability, text")
+    cl.add_argument("mechanism")
     return p  # fmt: skip
 
 
@@ -268,12 +272,42 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+        for r in rows
+    )
+
+
+def _loads(mech: mechanisms.Mechanism, name: str) -> str:
+    """'ok', or why the adapter cannot be built here (its library is missing, say)."""
+    try:
+        impl = resolve(mech, name).build(_backends.context_for(_backends.Backends()))
+    except Exception as exc:  # a factory does not connect: this is an import or a setup error
+        return f"cannot load: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    if impl.close is not None:
+        with contextlib.suppress(Exception):
+            impl.close()
+    return "ok"
+
+
 def _list(args: argparse.Namespace) -> int:
     mechs = [mechanisms.get(args.mechanism)] if args.mechanism else mechanisms.MECHANISMS.values()
+    rows = [["MECHANISM", "NAME", "KIND", "SPEC", "STATUS"]]
     for mech in mechs:
         for name, spec in sorted(registered(mech.name).items()):
-            ref = " (reference)" if name in mech.references else ""
-            print(f"{mech.name}\t{name}\t{spec}{ref}")
+            kind = "reference" if name in mech.references else "adapter"
+            rows.append([mech.name, name, kind, spec, _loads(mech, name)])
+    print(_aligned(rows))
+    return 0
+
+
+def _clause_table(args: argparse.Namespace) -> int:
+    mech = mechanisms.get(args.mechanism)
+    rows = [["CLAUSE", "LEVEL", "NEEDS", "TEXT"]]
+    rows += [[c.id, c.level, c.requires or "-", c.text] for c in _clauses.load(mech.name)]
+    print(_aligned(rows))
     return 0
 
 
@@ -292,7 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line, file=sys.stderr)
             print(f"distconform check: {len(problems)} problem(s)")
             return 1 if problems else 0
+        if args.command == "clauses":
+            return _clause_table(args)
         return _list(args)
+    except BrokenPipeError:  # `distconform list | head`: the reader left
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 0
     except UsageError as exc:
         print(f"distconform: {exc}", file=sys.stderr)
         return 2

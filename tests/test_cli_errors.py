@@ -118,3 +118,68 @@ def test_stale_server_url_in_the_environment(tmp_path) -> None:  # type: ignore[
     memory = verify("memory")
     assert memory.returncode == 0, memory.stdout[-2000:] + memory.stderr[-2000:]
     _one_line_error(verify("redis"), "cannot reach Redis", "came from $DISTCONFORM_REDIS_URL")
+
+
+def test_list_is_a_table_that_marks_what_cannot_load(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`list` aligns its columns, and an adapter whose library is missing says how to get it."""
+    import subprocess
+    import sys
+
+    from distconform import cli as dc_cli
+    from distconform import mechanisms
+
+    res = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", "list", "lock"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    lines = res.stdout.splitlines()
+    assert res.returncode == 0 and lines[0].split() == [
+        "MECHANISM",
+        "NAME",
+        "KIND",
+        "SPEC",
+        "STATUS",
+    ]
+    assert any(ln.split()[:3] == ["lock", "memory", "reference"] for ln in lines[1:])
+    assert (
+        len({ln.index(" reference ") if " reference " in ln else None for ln in lines} - {None})
+        == 1
+    )
+    (tmp_path / "needs_lib.py").write_text(
+        "from distconform.thirdparty import _require\n"
+        "def factory(ctx):\n    _require('no_such_lib_dc', 'no-such-lib')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    status = dc_cli._loads(mechanisms.get("lock"), "needs_lib:factory")
+    assert status.startswith("cannot load: the no-such-lib adapter needs the 'no-such-lib' package")
+
+
+def test_clauses_prints_the_spec_table() -> None:
+    """`clauses MECH` lists id, level, capability and text."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", "clauses", "lock"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    rows = res.stdout.splitlines()
+    assert res.returncode == 0 and rows[0].split() == ["CLAUSE", "LEVEL", "NEEDS", "TEXT"]
+    assert rows[1].startswith("LOCK-1 ") and "no other client is granted the same lock" in rows[1]
+    assert any(r.split()[:3] == ["LOCK-12", "MUST", "fencing"] for r in rows)
+
+
+class _ClosedPipe:
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_list_quietly(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`distconform list | head -1`: the reader left; list exits 0 without a traceback."""
+    from distconform import cli as dc_cli
+
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert dc_cli.main(["list"]) == 0
