@@ -272,14 +272,6 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _aligned(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
-        for r in rows
-    )
-
-
 def _loads(mech: mechanisms.Mechanism, name: str) -> str:
     """'ok', or why the adapter cannot be built here (its library is missing, say)."""
     try:
@@ -293,21 +285,25 @@ def _loads(mech: mechanisms.Mechanism, name: str) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from distconform import report
+
     mechs = [mechanisms.get(args.mechanism)] if args.mechanism else mechanisms.MECHANISMS.values()
     rows = [["MECHANISM", "NAME", "KIND", "SPEC", "STATUS"]]
     for mech in mechs:
         for name, spec in sorted(registered(mech.name).items()):
             kind = "reference" if name in mech.references else "adapter"
             rows.append([mech.name, name, kind, spec, _loads(mech, name)])
-    print(_aligned(rows))
+    print(report.text_table(rows))
     return 0
 
 
 def _clause_table(args: argparse.Namespace) -> int:
+    from distconform import report
+
     mech = mechanisms.get(args.mechanism)
     rows = [["CLAUSE", "LEVEL", "NEEDS", "TEXT"]]
     rows += [[c.id, c.level, c.requires or "-", c.text] for c in _clauses.load(mech.name)]
-    print(_aligned(rows))
+    print(report.text_table(rows))
     return 0
 
 

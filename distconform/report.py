@@ -13,7 +13,7 @@ from typing import Any
 
 from distconform import clauses as _clauses
 
-__all__ = ["FORMAT", "build", "clause_table", "markdown", "score", "write"]
+__all__ = ["FORMAT", "build", "clause_table", "markdown", "score", "text_table", "write"]
 
 FORMAT = 1
 #: How one clause's outcome follows from its tests': the first that occurs wins.
@@ -166,14 +166,18 @@ def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) 
     out = []
     for mech in mechanisms or data["clauses"]:
         header, rows = _grid(data, mech)
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        out.append(f"[{mech}]")
-        out.append(fmt.format(*header))
-        out.append(fmt.format(*("-" * w for w in widths)))
-        out.extend(fmt.format(*r) for r in rows)
-        out.append("")
+        out += [f"[{mech}]", text_table([header, *rows], rule=True), ""]
     return "\n".join(out)
+
+
+def text_table(rows: list[list[str]], rule: bool = False) -> str:
+    """Rows as plain-text columns two spaces apart; ``rule``: dashes under the first row."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    if rule:
+        rows = [rows[0], ["-" * w for w in widths], *rows[1:]]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 def _ms(seconds: float | None) -> str:
