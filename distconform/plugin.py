@@ -539,12 +539,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             calibration = max(calibrations.values(), key=lambda c: c["tolerance"]["memory"])
     # In the order the run named them (--impl, or the references), not the
     # order their first results arrived in (under xdist, any worker's first).
-    named = [
-        f"{mech}/{a.name}"
-        for mech, adapters in config.stash[_ADAPTERS_KEY].items()
-        for a in adapters
-    ]
-    rank = {key: i for i, key in reversed(list(enumerate(named)))}
+    rank: dict[str, int] = {}
+    for mech, adapters in config.stash[_ADAPTERS_KEY].items():
+        for a in adapters:
+            rank.setdefault(f"{mech}/{a.name}", len(rank))
     impls = dict(
         sorted(config.stash[_IMPLS_KEY].items(), key=lambda kv: rank.get(kv[0], len(rank)))
     )
