@@ -8,6 +8,8 @@ import dataclasses
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,10 @@ __all__ = ["main"]
 INTERRUPTED = "distconform: interrupted; no verdict (run it again)"
 #: Per-test limit handed to pytest-timeout: a backstop behind the per-call limits.
 TEST_TIMEOUT = 300
+#: After Ctrl-C, how long the test session may take to wind down before it is
+#: killed: pytest-xdist stops its workers within its own 10 s limit (its
+#: EXIT_TIMEOUT), so a session still running 20 s after the signal is stuck.
+STOP_GRACE = 20
 
 
 def _version() -> str:
@@ -145,6 +151,43 @@ def _worker_args(workers: int) -> list[str]:
     return ["-n", str(workers), "--dist", "loadgroup"]
 
 
+def _run_session(pytest_args: list[str]) -> int:
+    """Run the test session as a child process group and wait; return its exit code.
+
+    Why a child and not ``pytest.main`` here: a KeyboardInterrupt raised while
+    a finaliser runs (redis-py's ``ConnectionPool.__del__``, say) is printed as
+    "Exception ignored" and dropped, and CI once saw Ctrl-C lost that way: the
+    run went on to its end. Here this process only waits, so the signal lands
+    in ``wait``; it is passed to the session's whole group (its xdist workers
+    too), and a session that has not ended ``STOP_GRACE`` seconds later is
+    killed. The group is the child's own so that the user's Ctrl-C, sent to
+    the terminal's foreground group, reaches only this process, which then
+    owns the shutdown (and stops the private servers it started).
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], process_group=0)
+    # SIGTERM (a CI job's timeout, `kill`) takes the same way out: without it
+    # this process would die alone and leave the session's group running.
+    before = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=STOP_GRACE)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):  # stuck, or a second Ctrl-C
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def verify(args: argparse.Namespace) -> int:
     import pytest
 
@@ -220,7 +263,7 @@ def verify(args: argparse.Namespace) -> int:
             pytest_args += ["-k", args.keyword]
         for pattern in args.clause:
             pytest_args += ["--clause", pattern]
-        code = pytest.main(pytest_args)
+        code = _run_session(pytest_args)
         if code == pytest.ExitCode.INTERRUPTED:
             # No table: the clauses not reached would read as not run, the
             # ones cut short as failures; neither is a verdict.
