@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -70,6 +72,32 @@ def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # 
     assert r.returncode == 4, r.stdout + r.stderr
     assert "cannot import module 'no_such_module'" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("where", ["conformance", "--pyargs distconform.conformance"])
+def test_pytest_with_one_mechanism_skips_the_others(where, tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
+    """`pytest conformance --impl lock=memory`: other mechanisms' tests skip, saying why.
+
+    They ended in INTERNALERROR ('NotSetType' object has no attribute
+    'mechanism'): pytest's empty parameter set reached the report hook (issue 18).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", *where.split(), "--impl", "lock=memory",
+         "--clause", "LOCK-2", "--clause", "LRU-1", "-rs", "--dc-report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=child_env,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "INTERNALERROR" not in r.stdout + r.stderr
+    assert "no lru implementation selected (--impl lru=...)" in r.stdout, r.stdout[-3000:]
+    results = json.loads((tmp_path / "report.json").read_text())["results"]
+    assert {(x["clause"], x["implementation"]) for x in results if x["outcome"] == "pass"} == {
+        ("LOCK-2", "memory")
+    }
 
 
 def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
