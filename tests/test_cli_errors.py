@@ -59,6 +59,30 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needles) -> None:  # type: 
     _one_line_error(cli(*args, timeout=120), *needles)
 
 
+def test_a_factory_that_fails_stops_verify_before_any_server(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A factory that raises is one line and exit 2, and no server is looked for or started first."""
+    from distconform import backends
+    from distconform import cli as dc_cli
+    from distconform.errors import UsageError
+
+    (tmp_path / "broken_factory.py").write_text(
+        "def factory(ctx):\n    raise RuntimeError('no settings file')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    looked_for: list[object] = []
+
+    def resolve(*args, **kwargs):  # type: ignore[no-untyped-def]
+        looked_for.append(kwargs.get("kinds"))
+        raise UsageError(f"looked for servers {kwargs.get('kinds')}")
+
+    monkeypatch.setattr(backends, "resolve", resolve)
+    code = dc_cli.main(["verify", "lock", "broken_factory:factory", "--report-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert looked_for == [], f"servers were looked for first: {err}"
+    assert code == 2 and len(err.splitlines()) == 1, (code, err)
+    assert "'broken_factory:factory' failed to start: RuntimeError: no settings file" in err
+
+
 def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
     """Under plain pytest, a bad --impl is a usage error, not a crash in a test."""
     import subprocess
