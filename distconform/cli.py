@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -248,7 +249,7 @@ def verify(args: argparse.Namespace) -> int:
             return 1
         data = json.loads(stale.read_text())
         print()
-        print(report.clause_table(data))
+        print(report.clause_table(data, width=shutil.get_terminal_size().columns))
         print(f"report: {stale}  (render: distconform report {stale})")
         bad = [
             r for r in data["results"]

@@ -235,3 +235,28 @@ def test_a_closed_pipe_ends_list_quietly(monkeypatch) -> None:  # type: ignore[n
 
     monkeypatch.setattr("sys.stdout", _ClosedPipe())
     assert dc_cli.main(["list"]) == 0
+
+
+def test_clause_table_of_many_implementations_fits_the_terminal(tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
+    """Four implementations, one MODULE:FACTORY: the table fits 80 columns, a legend names them.
+
+    With full names as column heads it was 113 characters wide and wrapped (issue 18).
+    """
+    import subprocess
+    import sys
+
+    impls = ["memory", "redis", "redis-py-thread-local-off", "dc_samples:no_fencing"]
+    env = dict(child_env, COLUMNS="80")
+    r = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", "verify", "lock", *impls,
+         "--clause", "LOCK-2", "-n", "0", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    table = r.stdout[r.stdout.index("[lock]") : r.stdout.rindex("\nreport: ")].splitlines()
+    assert max(len(line) for line in table) <= 80, "\n".join(table)
+    assert table[1].split() == ["clause", "level", "A", "B", "C", "D"], table[1]
+    assert [line.split() for line in table if line.strip()][-4:] == [
+        [key, name] for key, name in zip("ABCD", impls, strict=True)
+    ], "\n".join(table)
+    assert ["LOCK-2", "MUST", "pass", "pass", "pass", "pass"] in [ln.split() for ln in table]
