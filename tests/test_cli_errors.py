@@ -140,12 +140,16 @@ def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> N
     assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
 
 
-def test_version_and_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """--version names the package version; verify leaves no .benchmarks/ in the current folder."""
+def test_version_names_the_package_version(cli) -> None:  # type: ignore[no-untyped-def]
+    """--version prints the installed package's version."""
     from importlib.metadata import version
 
     res = cli("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"distconform {version('distconform')}"
+
+
+def test_verify_leaves_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """verify leaves only its report in the current folder (pytest-benchmark left .benchmarks/)."""
     run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep", "-n", "0")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
