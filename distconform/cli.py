@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,13 +123,17 @@ def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) 
     except UsageError:
         raise
     except Exception as exc:
-        raise UsageError(
-            f"implementation {adapter.name!r} failed to start: {type(exc).__name__}: {exc}"
-        ) from None
+        raise _failed_to_start(adapter, exc) from None
     finally:
         _backends.cleanup_namespace(ctx.namespace, ctx.redis_url, ctx.mysql_url)
         for url in ctx.extra.get("redis_masters", ()):
             _backends.cleanup_namespace(ctx.namespace, url, None)
+
+
+def _failed_to_start(adapter: Adapter, exc: Exception) -> UsageError:
+    return UsageError(
+        f"implementation {adapter.name!r} failed to start: {type(exc).__name__}: {exc}"
+    )
 
 
 #: Test processes of a verify run. The tests mostly wait (for grants and
@@ -208,14 +213,17 @@ def verify(args: argparse.Namespace) -> int:
         names = args.impls or list(mech.references)
         chosen += [(mech, resolve(mech, n)) for n in names]
     # Start only the servers the chosen implementations need (a factory does
-    # not connect, so building one without URLs is cheap and tells its needs).
+    # not connect, so building one without URLs is cheap and tells its needs;
+    # one that cannot be built stops the run before any server starts).
     probe_ctx = _backends.context_for(_backends.Backends())
     needs: set[str] = set()
     for _, adapter in chosen:
         try:
             needs |= adapter.build(probe_ctx).needs
-        except Exception:
-            needs |= {"redis", "mysql"}  # it could not say: offer everything
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise _failed_to_start(adapter, exc) from None
     if "redis-masters" in needs:
         needs.add("redis")
     kinds = tuple(k for k in ("redis", "mysql") if k in needs)
@@ -284,7 +292,7 @@ def verify(args: argparse.Namespace) -> int:
             return 1
         data = json.loads(stale.read_text())
         print()
-        print(report.clause_table(data))
+        print(report.clause_table(data, width=shutil.get_terminal_size().columns))
         print(f"report: {stale}  (render: distconform report {stale})")
         bad = [
             r for r in data["results"]

@@ -161,13 +161,36 @@ def _grid(data: dict[str, Any], mechanism: str) -> tuple[list[str], list[list[st
     return header, rows
 
 
-def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) -> str:
-    """Plain-text table: one row per clause, one column per implementation."""
+def clause_table(
+    data: dict[str, Any], mechanisms: Iterable[str] | None = None, width: int | None = None
+) -> str:
+    """Plain-text table: one row per clause, one column per implementation.
+
+    A table wider than ``width`` (a terminal's) heads its implementation
+    columns A, B, C, ... and names them in a legend below: with several
+    implementations, full names such as ``my_adapter:factory`` as column
+    heads made the table wrap into an unreadable one.
+    """
     out = []
     for mech in mechanisms or data["clauses"]:
         header, rows = _grid(data, mech)
-        out += [f"[{mech}]", text_table([header, *rows], rule=True), ""]
+        table = text_table([header, *rows], rule=True)
+        if width is not None and max(len(line) for line in table.splitlines()) > width:
+            keys = [_column_key(i) for i in range(len(header) - 2)]
+            table = text_table([[*header[:2], *keys], *rows], rule=True)
+            table += "\n\n" + text_table([[k, n] for k, n in zip(keys, header[2:], strict=True)])
+        out += [f"[{mech}]", table, ""]
     return "\n".join(out)
+
+
+def _column_key(i: int) -> str:
+    """Spreadsheet column names: 0 -> A, 25 -> Z, 26 -> AA."""
+    key = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        key = chr(ord("A") + r) + key
+    return key
 
 
 def text_table(rows: list[list[str]], rule: bool = False) -> str:
