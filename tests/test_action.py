@@ -107,11 +107,16 @@ def test_readme_shows_the_example_workflow() -> None:
 
 
 def _run_script(
-    action: dict[Any, Any], cwd: Path, **inputs: str
+    action: dict[Any, Any], cwd: Path, path: str | None = None, **inputs: str
 ) -> subprocess.CompletedProcess[str]:
-    """The script as the verify step runs it: inputs as INPUT_ variables, suite installed."""
+    """The script as the verify step runs it: inputs as INPUT_ variables, suite installed.
+
+    ``path``: the PATH to run it with (default: this Python's folder first).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    if path is not None:
+        env["PATH"] = path
     env.update(DISTCONFORM_ACTION_PATH=str(REPO), INPUT_INSTALL_SUITE="false",
                GITHUB_OUTPUT=str(cwd / "github-output"),
                GITHUB_STEP_SUMMARY=str(cwd / "step-summary"))  # fmt: skip
@@ -181,3 +186,47 @@ def test_script_bad_input_is_one_line_and_exit_2(
     assert res.returncode == 2, res.stdout + res.stderr
     assert res.stderr.strip().splitlines() == [res.stderr.strip()] and error in res.stderr
     assert _outputs(tmp_path) == {"report-dir": str(tmp_path / ".distconform")}
+
+
+@pytest.mark.parametrize(
+    ("install_suite", "pip_install", "expected"),
+    [
+        ("true", "-e './my lib' limits==5.1", ["{repo}", "-e", "./my lib", "limits==5.1"]),
+        ("true", "", ["{repo}"]),
+        ("false", "-e .", ["-e", "."]),
+        ("false", "", None),
+    ],
+)
+def test_script_installs_the_suite_and_pip_install(
+    action: dict[Any, Any], tmp_path: Path, install_suite: str, pip_install: str,
+    expected: list[str] | None,
+) -> None:  # fmt: skip
+    """What pip is asked to install, seen through a python on PATH that logs pip's arguments.
+
+    The real install of the action's checkout happens on GitHub (it would replace
+    this environment's editable install); here only the words handed to pip are checked.
+    """
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    log = tmp_path / "pip-args"
+    (shim / "python").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "-m pip" ]; then shift 2; printf "%s\\n" "$@" > {log}; exit 0; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    (shim / "python").chmod(0o755)
+    env_path = os.pathsep.join([str(shim), os.environ["PATH"]])
+    res = _run_script(action, tmp_path, mechanism="lru", implementations="memory",
+                      extra_args="--clause LRU-8 -n 0", install_suite=install_suite,
+                      pip_install=pip_install, path=env_path)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    if expected is None:
+        assert not log.exists()
+    else:
+        words = [w.format(repo=REPO) for w in expected]
+        assert log.read_text().splitlines() == [
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            *words,
+        ]
