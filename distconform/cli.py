@@ -18,7 +18,7 @@ from typing import Any
 
 from distconform import backends as _backends
 from distconform import clauses as _clauses
-from distconform import mechanisms
+from distconform import expectations, mechanisms
 from distconform.adapters import Adapter, registered, resolve, validate_client
 from distconform.errors import BackendUnavailable, UsageError
 
@@ -32,6 +32,12 @@ TEST_TIMEOUT = 300
 #: killed: pytest-xdist stops its workers within its own 10 s limit (its
 #: EXIT_TIMEOUT), so a session still running 20 s after the signal is stuck.
 STOP_GRACE = 20
+#: verify's exit statuses, shown by `verify --help` (README says the same).
+EXIT_STATUS = """exit status:
+  0    every applicable MUST clause passed; with an expectations file: the run matched it
+  1    a MUST clause failed; with an expectations file: a regression or an unexpected pass
+  2    bad input or an empty selection (one line says what to fix)
+  130  interrupted (Ctrl-C): no verdict"""
 
 
 def _version() -> str:
@@ -48,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"distconform {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    v = sub.add_parser("verify", help="run a mechanism's conformance tests and print clause tables")
+    v = sub.add_parser(
+        "verify", help="run a mechanism's conformance tests and print clause tables",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     v.add_argument("mechanism", nargs="?", help="lock, ... (none: every mechanism's references)")
     v.add_argument(
         "impls",
@@ -72,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--clause", action="append", default=[], metavar="ID",
         help="only the tests of this clause (repeatable; globs such as 'LOCK-1*')",
+    )  # fmt: skip
+    v.add_argument(
+        "--expectations", metavar="PATH",
+        help=f"known failures to judge the run by (default: ./{expectations.DEFAULT_PATH} if any)",
+    )  # fmt: skip
+    v.add_argument(
+        "--update-expectations", action="store_true",
+        help="write the run's outcomes into the expectations file (keeps what did not run)",
     )  # fmt: skip
 
     r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
@@ -205,6 +222,7 @@ def verify(args: argparse.Namespace) -> int:
         _clauses.selection(args.clause)
     except UsageError as exc:
         raise UsageError(f"--clause {exc}") from None
+    expected = expectations.for_run(args.expectations, args.update_expectations)
     mechs = (
         [mechanisms.get(args.mechanism)] if args.mechanism else list(mechanisms.MECHANISMS.values())
     )
@@ -299,6 +317,8 @@ def verify(args: argparse.Namespace) -> int:
             # not-run: left out by -k; `distconform check` ensures every clause has a test.
             if r["level"] == "MUST" and r["outcome"] not in ("pass", "n/a", "not-run")
         ]  # fmt: skip
+        if expected is not None and code in (0, 1):
+            return expected.judge(data, update=args.update_expectations)
         return 1 if bad or code not in (0, 1) else 0
     finally:
         b.close()
