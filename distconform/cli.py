@@ -75,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         help="only the tests of this clause (repeatable; globs such as 'LOCK-1*')",
     )  # fmt: skip
     v.add_argument(
-        "-x", "--max-fail", type=int, nargs="?", const=1, default=None, metavar="N",
-        help="stop after N failed tests (-x alone: after the first), then list the "
-        "selected clauses that did not run",
+        "--max-fail", type=int, default=None, metavar="N",
+        help="stop after N failed tests, then list the selected clauses that did not run",
     )  # fmt: skip
+    # A flag, not an optional value: `verify -x lock memory` must not read "lock" as N.
+    v.add_argument("-x", dest="max_fail", action="store_const", const=1,
+                   help="stop after the first failed test (--max-fail 1)")  # fmt: skip
     v.add_argument(
         "-v", "--verbose", action="store_true",
         help="a line per finished test: [done/total] MECH/IMPL CLAUSES TEST ... outcome",

@@ -131,8 +131,9 @@ def test_errors_show_package_paths_times_from_the_start_and_call_timeout(cli, tm
 
 def test_max_fail_stops_and_says_what_did_not_run(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """-x under xdist (where pytest ends such a run as interrupted) still prints the verdicts."""
-    res = cli("verify", "lru", HOLDS_ONE_MORE, "--clause", "LRU-1", "--clause", "LRU-5",
-              "-x", "-n", "2", "--report-dir", "rep", timeout=300)  # fmt: skip
+    # -x before the mechanism: a flag, it takes no value from what follows.
+    res = cli("verify", "-x", "lru", HOLDS_ONE_MORE, "--clause", "LRU-1", "--clause", "LRU-5",
+              "-n", "2", "--report-dir", "rep", timeout=300)  # fmt: skip
     assert res.returncode == 1, res.stdout + res.stderr
     assert "interrupted" not in res.stderr
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
