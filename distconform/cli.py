@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -90,6 +91,33 @@ def _parser() -> argparse.ArgumentParser:
         "--update-expectations", action="store_true",
         help="write the run's outcomes into the expectations file (keeps what did not run)",
     )  # fmt: skip
+    v.add_argument(
+        "--max-fail", type=int, default=None, metavar="N",
+        help="stop after N failed tests, then list the selected clauses that did not run",
+    )  # fmt: skip
+    # A flag, not an optional value: `verify -x lock memory` must not read "lock" as N.
+    v.add_argument("-x", dest="max_fail", action="store_const", const=1,
+                   help="stop after the first failed test (--max-fail 1)")  # fmt: skip
+    v.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="a line per finished test: [done/total] MECH/IMPL CLAUSES TEST ... outcome",
+    )  # fmt: skip
+    v.add_argument(
+        "--call-timeout", type=float, default=None, metavar="S",
+        help="seconds one call into an implementation may take beyond its own wait "
+        "(default 10)",
+    )  # fmt: skip
+    v.add_argument(
+        "--junitxml",
+        metavar="PATH",
+        help="also write JUnit XML (one case per test: MECH/IMPL CLAUSES TEST)",
+    )
+    v.add_argument("--json", metavar="PATH", help="also write the report.json content here")
+    v.epilog = (
+        "Arguments after -- go to pytest as they are:\n"
+        "  distconform verify lock memory -- -p no:randomly"
+    )
+    v.formatter_class = argparse.RawDescriptionHelpFormatter  # the epilog's example intact
 
     r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
     r.add_argument("input", nargs="?", default=".distconform/report.json")
@@ -210,14 +238,56 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _check_loop_options(args: argparse.Namespace) -> None:
+    """Bad --max-fail, --call-timeout, --json, --junitxml values fail before a server starts."""
+    if args.max_fail is not None and args.max_fail < 1:
+        raise UsageError(f"--max-fail {args.max_fail}: write 1 or more (failed tests to allow)")
+    if args.call_timeout is not None and not args.call_timeout > 0:
+        raise UsageError(f"--call-timeout {args.call_timeout}: write a number of seconds above 0")
+    for option, path in (("--json", args.json), ("--junitxml", args.junitxml)):
+        if path is not None and Path(path).is_dir():
+            raise UsageError(f"{option} {path} is a folder: name the file to write")
+
+
+def _loop_args(args: argparse.Namespace) -> list[str]:
+    """pytest arguments for the everyday-loop options of verify."""
+    out: list[str] = []
+    if args.max_fail is not None:
+        out += ["--maxfail", str(args.max_fail)]
+    if args.verbose:
+        # Our line per test replaces pytest's dots and its [ 50%] column.
+        out += ["--dc-progress", "-o", "console_output_style=classic"]
+    if args.call_timeout is not None:
+        out += ["--call-timeout", str(args.call_timeout)]
+    if args.junitxml is not None:
+        out += ["--junitxml", args.junitxml, "-o", "junit_suite_name=distconform"]
+    return out
+
+
+def _max_fail_reached(report_json: Path, before: int | None) -> bool:
+    """Did this run's session write a report that says --max-fail stopped it?"""
+    if not report_json.exists() or report_json.stat().st_mtime_ns == before:
+        return False
+    return bool(json.loads(report_json.read_text()).get("stopped"))
+
+
+def _write_json_copy(source: Path, target: str) -> None:
+    try:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        raise UsageError(f"--json {target}: cannot write it ({exc.strerror or exc})") from None
+
+
 def verify(args: argparse.Namespace) -> int:
     import pytest
 
-    from distconform import report
+    from distconform import failures, report
 
     if args.impls and not args.mechanism:
         raise UsageError("name the mechanism before the implementations: verify lock IMPL ...")
     _worker_args(args.workers)  # bad input fails before any server starts
+    _check_loop_options(args)
     try:
         _clauses.selection(args.clause)
     except UsageError as exc:
@@ -289,12 +359,19 @@ def verify(args: argparse.Namespace) -> int:
             pytest_args += ["-k", args.keyword]
         for pattern in args.clause:
             pytest_args += ["--clause", pattern]
+        pytest_args += _loop_args(args) + args.pytest_args
         code = _run_session(pytest_args)
-        if code == pytest.ExitCode.INTERRUPTED:
+        # Under pytest-xdist a session stopped by --maxfail also ends as interrupted.
+        if code == pytest.ExitCode.INTERRUPTED and not _max_fail_reached(stale, before):
             # No table: the clauses not reached would read as not run, the
             # ones cut short as failures; neither is a verdict.
             print(INTERRUPTED, file=sys.stderr)
             return 130
+        if code == pytest.ExitCode.USAGE_ERROR and args.pytest_args:
+            raise UsageError(
+                f"pytest refused the arguments after --: {shlex.join(args.pytest_args)} "
+                "(see pytest --help)"
+            )
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             chosen_by = " ".join(
                 [f"-k {args.keyword!r}"] * bool(args.keyword)
@@ -311,6 +388,12 @@ def verify(args: argparse.Namespace) -> int:
         data = json.loads(stale.read_text())
         print()
         print(report.clause_table(data, width=shutil.get_terminal_size().columns))
+        for line in failures.failure_lines(data):
+            print(line)
+        if data.get("stopped"):
+            print("\n".join(failures.stopped_lines(data, _clauses.selection(args.clause))))
+        if args.json is not None:
+            _write_json_copy(stale, args.json)
         print(f"report: {stale}  (render: distconform report {stale})")
         bad = [
             r for r in data["results"]
@@ -378,8 +461,22 @@ def _clause_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Our arguments, and those after the first ``--`` (for verify's pytest)."""
+    own = list(argv)
+    if "--" not in own:
+        return own, []
+    at = own.index("--")
+    return own[:at], own[at + 1 :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args: Any = _parser().parse_args(argv)
+    parser = _parser()
+    own, passthrough = _split_passthrough(sys.argv[1:] if argv is None else argv)
+    args: Any = parser.parse_args(own)
+    if passthrough and args.command != "verify":
+        parser.error(f"arguments after -- go to verify's pytest; {args.command} takes none")
+    args.pytest_args = passthrough
     try:
         if args.command == "verify":
             return verify(args)
