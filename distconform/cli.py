@@ -115,9 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="PATH", help="also write the report.json content here")
     v.epilog = (
         "Arguments after -- go to pytest as they are:\n"
-        "  distconform verify lock memory -- -p no:randomly"
+        "  distconform verify lock memory -- -p no:randomly\n\n" + EXIT_STATUS
     )
-    v.formatter_class = argparse.RawDescriptionHelpFormatter  # the epilog's example intact
 
     r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
     r.add_argument("input", nargs="?", default=".distconform/report.json")
