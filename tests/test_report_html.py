@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from distconform import clauses as _clauses
-from distconform import html, report
+from distconform import report
 from distconform.calibrate import Calibration, Figures, judge
 from distconform.cli import main
 
@@ -191,7 +191,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     assert proc.returncode == 1, f"verify exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     data = json.loads(path.read_text(encoding="utf-8"))
     out = root / "rendered"
-    html.render_all(data, out)
+    report.render_all(data, out)
     return data, out / "report.html"
 
 
@@ -279,7 +279,7 @@ def check_matrix(
             want = expected[impl].get(cid, "not-run")
             assert cells[(impl, cid)] == want, f"{impl} {cid}"
             cell = dom.one("outcome", data_impl=impl, data_clause=cid)
-            assert cell.text.strip() == html.OUTCOMES[want]
+            assert cell.text.strip() == report.LABELS[want]
             assert f"o-{'na' if want == 'n/a' else want}" in cell.classes, "coloured by outcome"
         passed, applicable = scores[impl]
         assert shown[impl] == f"{passed}/{applicable}"
@@ -362,7 +362,7 @@ def test_score_counts_neither_na_nor_not_run() -> None:
 
 
 def test_badges(tmp_path: Path) -> None:
-    written = html.render_all(sample(), tmp_path)
+    written = report.render_all(sample(), tmp_path)
     badges = {p.name: json.loads(p.read_text()) for p in (tmp_path / "badges").iterdir()}
     assert sorted(badges) == sorted(f"lock-{n}.json" for n in SAMPLE_IMPLS)
     assert {p.name for p in written} >= {"report.html", "report.md", *badges}
@@ -384,7 +384,7 @@ def test_badge_colour_for_a_skip_only() -> None:
         {"lock/x": _impl("x", [])},
         None,
     )
-    assert html.badge(data, "lock", "x") == {
+    assert report.badge(data, "lock", "x") == {
         "schemaVersion": 1, "label": "lock x", "message": "1/2 clauses", "color": "yellow",
     }  # fmt: skip
 
@@ -396,7 +396,7 @@ def test_badge_names_are_file_safe_and_distinct(tmp_path: Path) -> None:
         {f"lock/{n}": _impl(n, []) for n in names},
         None,
     )
-    html.render_all(data, tmp_path)
+    report.render_all(data, tmp_path)
     files = sorted(p.name for p in (tmp_path / "badges").iterdir())
     assert files == ["lock-odd-name-2.json", "lock-pkg.mod-make-2.json", "lock-pkg.mod-make.json"]
     labels = {json.loads((tmp_path / "badges" / f).read_text())["label"] for f in files}
@@ -405,7 +405,7 @@ def test_badge_names_are_file_safe_and_distinct(tmp_path: Path) -> None:
 
 def test_html_matrix_from_sample(tmp_path: Path) -> None:
     data = sample()
-    html.render_all(data, tmp_path)
+    report.render_all(data, tmp_path)
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     dom = Dom(text)
     check_matrix(dom, SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES)
@@ -434,7 +434,7 @@ def test_html_matrix_from_sample(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
-    html.render_all(sample(), tmp_path)
+    report.render_all(sample(), tmp_path)
     dom = Dom((tmp_path / "report.html").read_text(encoding="utf-8"))
     for e in dom.elements:
         for attr in ("src", "href", "srcset", "data", "action"):
@@ -447,7 +447,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
 
 def test_markdown_beside_it(tmp_path: Path) -> None:
     data = sample()
-    html.render_all(data, tmp_path)
+    report.render_all(data, tmp_path)
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == report.markdown(data)
 
 
@@ -477,7 +477,7 @@ def test_chromium_reads_the_matrix(
 ) -> None:
     chromium()  # skip (or fail under CI) before running anything
     if source == "sample":
-        html.render_all(sample(), tmp_path / "out")
+        report.render_all(sample(), tmp_path / "out")
         page = tmp_path / "out" / "report.html"
         impls, expected, scores = SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES
     else:

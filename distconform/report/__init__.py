@@ -1,0 +1,40 @@
+"""The run report: report.json first, then every output from one view of it.
+
+- :mod:`~distconform.report.build`: report.json's data from the run's per-test results;
+- :mod:`~distconform.report.view`: the one view of that data (scores, colours, cells)
+  that every output renders, so that no two outputs compute a score apiece;
+- :mod:`~distconform.report.text`, :mod:`~distconform.report.markdown`,
+  :mod:`~distconform.report.html`, :mod:`~distconform.report.badges`: one output each;
+- :mod:`~distconform.report.files`: writes them.
+"""
+
+from __future__ import annotations
+
+from distconform.report.badges import badge
+from distconform.report.build import FORMAT, build
+from distconform.report.files import render_all, write
+from distconform.report.html import ReportError, render_html, validate
+from distconform.report.markdown import calibration_lines, markdown, timing_line
+from distconform.report.text import clause_table, text_table
+from distconform.report.view import LABELS, SYMBOL, score, slug, view
+
+__all__ = [
+    "FORMAT",
+    "LABELS",
+    "SYMBOL",
+    "ReportError",
+    "badge",
+    "build",
+    "calibration_lines",
+    "clause_table",
+    "markdown",
+    "render_all",
+    "render_html",
+    "score",
+    "slug",
+    "text_table",
+    "timing_line",
+    "validate",
+    "view",
+    "write",
+]
