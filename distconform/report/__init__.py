@@ -5,18 +5,22 @@
   that every output renders, so that no two outputs compute a score apiece;
 - :mod:`~distconform.report.text`, :mod:`~distconform.report.markdown`,
   :mod:`~distconform.report.html`, :mod:`~distconform.report.badges`: one output each;
+- :mod:`~distconform.report.schema`: report.json's JSON Schema and the check against it;
 - :mod:`~distconform.report.files`: writes them.
+
+To extend the report (a history of runs, benchmarks), see :mod:`distconform.report.view`.
 """
 
 from __future__ import annotations
 
-from distconform.report.badges import badge
+from distconform.report.badges import badge, badge_svg
 from distconform.report.build import FORMAT, build
 from distconform.report.files import render_all, write
-from distconform.report.html import ReportError, render_html, validate
+from distconform.report.html import render_html
 from distconform.report.markdown import calibration_lines, markdown, timing_line
+from distconform.report.schema import ReportError, json_schema, validate
 from distconform.report.text import clause_table, text_table
-from distconform.report.view import LABELS, SYMBOL, score, slug, view
+from distconform.report.view import LABELS, SYMBOL, fraction_color, score, scores, slug
 
 __all__ = [
     "FORMAT",
@@ -24,17 +28,20 @@ __all__ = [
     "SYMBOL",
     "ReportError",
     "badge",
+    "badge_svg",
     "build",
     "calibration_lines",
     "clause_table",
+    "fraction_color",
+    "json_schema",
     "markdown",
     "render_all",
     "render_html",
     "score",
+    "scores",
     "slug",
     "text_table",
     "timing_line",
     "validate",
-    "view",
     "write",
 ]

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import json
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import distconform.reference
 from distconform import clauses as _clauses
+from distconform.report.view import scores
 
-__all__ = ["FORMAT", "PRECEDENCE", "build"]
+__all__ = ["FORMAT", "PRECEDENCE", "build", "code_of", "suite"]
 
 FORMAT = 1
 #: How one clause's outcome follows from its tests': the first that occurs wins.
@@ -31,16 +34,71 @@ def _version(package: str | None) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
+def _git(here: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
-        )  # fmt: skip
+            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5, check=True
+        )
         return out.stdout.strip() or None
     except Exception:
         return None
+
+
+def _git_commit() -> str | None:
+    """The commit of the clone this module runs from; None when it was installed.
+
+    A wheel installed into a virtualenv inside some clone sits in that clone's
+    folder too: only a file git tracks is the clone's own.
+    """
+    here = Path(__file__).resolve()
+    if _git(here.parent, "ls-files", "--error-unmatch", "--", here.name) is None:
+        return None
+    return _git(here.parent, "rev-parse", "HEAD")
+
+
+def _installed_commit() -> str | None:
+    """The commit pip recorded when distconform was installed from a git URL (PEP 610)."""
+    try:
+        text = importlib.metadata.distribution("distconform").read_text("direct_url.json")
+        info = json.loads(text or "{}")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+    commit = (info.get("vcs_info") or {}).get("commit_id")
+    return commit if isinstance(commit, str) else None
+
+
+def suite() -> dict[str, Any]:
+    """The suite's name, version and commit, and where the commit comes from.
+
+    ``commit_source`` is ``git`` (run from a clone), ``installed`` (pip's record
+    of a git URL) or None: installed from a wheel or an sdist, no commit is known.
+    """
+    commit, source = _git_commit(), "git"
+    if commit is None:
+        commit, source = _installed_commit(), "installed"
+    return {
+        "name": "distconform",
+        "version": _version("distconform"),
+        "commit": commit,
+        "commit_source": source if commit else None,
+    }
+
+
+def code_of(spec: str) -> dict[str, Any]:
+    """Where an adapter's factory lives: its module, that module's distribution and version.
+
+    ``reference``: one of the suite's own reference implementations, whose
+    declared ``package`` is then the driver it talks to its server through.
+    """
+    module = spec.partition(":")[0]
+    dists = importlib.metadata.packages_distributions().get(module.partition(".")[0]) or []
+    dist = dists[0] if dists else None
+    return {
+        "module": module,
+        "distribution": dist,
+        "version": _version(dist),
+        "reference": module.startswith(distconform.reference.__name__ + "."),
+    }
 
 
 def _implementations(
@@ -59,14 +117,21 @@ def _implementations(
             implementations.append(
                 {"name": t["implementation"], "mechanism": t["mechanism"], "spec": t["spec"],
                  "package": None, "package_version": None, "capabilities": [],
-                 "description": ""}
+                 "description": "", "notes": {}}
             )  # fmt: skip
+    for impl in implementations:
+        impl["code"] = code_of(impl.get("spec") or "")
     return implementations
 
 
 def _result(
     impl: dict[str, Any], clause: _clauses.Clause, mine: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """One clause's outcome for one implementation, from the tests tagged with it.
+
+    ``duration``: the tests' seconds together; ``duration_max``: the slowest's.
+    ``note``: the adapter's note on the clause (``Implementation.notes``), if any.
+    """
     outcome = next((o for o in PRECEDENCE if any(t["outcome"] == o for t in mine)), "not-run")
     messages = [f"{t['test']}: {t['message']}" for t in mine if t["outcome"] == outcome
                 and t["message"]]  # fmt: skip
@@ -78,6 +143,8 @@ def _result(
         "outcome": outcome,
         "message": "\n".join(messages)[:4000],
         "duration": round(sum(t["duration"] for t in mine), 4),
+        "duration_max": round(max((t["duration"] for t in mine), default=0.0), 4),
+        "note": (impl.get("notes") or {}).get(clause.id),
         "tests": [t["test"] for t in mine],
         "timing": [{**rec, "test": t["test"]} for t in mine for rec in t.get("timing") or ()],
     }
@@ -106,17 +173,16 @@ def build(
                 and c.id in t["clauses"]
             ]  # fmt: skip
             results.append(_result(impl, c, mine))
+    for impl in implementations:
+        by_level = scores({"results": results}, impl["mechanism"], impl["name"])
+        impl["score"] = {level: s.to_json() for level, s in by_level.items()}
     servers = {}
     if backends is not None:
         for kind, version in backends.versions.items():
             servers[kind] = {"version": version, "origin": backends.origin.get(kind)}
     return {
         "format": FORMAT,
-        "suite": {
-            "name": "distconform",
-            "version": _version("distconform"),
-            "commit": _git_commit(),
-        },
+        "suite": suite(),
         "run": {
             "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "python": platform.python_version(),

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from distconform.errors import UsageError
-from distconform.report.badges import badge
-from distconform.report.html import render_html, validate
+from distconform.report.badges import badge, badge_svg
+from distconform.report.html import render_html
 from distconform.report.markdown import markdown
+from distconform.report.schema import validate
 from distconform.report.view import slug
 
 __all__ = ["render_all", "write"]
@@ -42,7 +43,7 @@ def _badge_stems(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
 
 
 def render_all(data: dict[str, Any], out: Path) -> list[Path]:
-    """Write report.html, report.md and badges/<mech>-<impl>.json into ``out``; return them."""
+    """Write report.html, report.md and badges/<mech>-<impl>.json and .svg into ``out``."""
     validate(data)
     page = render_html(data)
     try:
@@ -56,7 +57,9 @@ def render_all(data: dict[str, Any], out: Path) -> list[Path]:
             path = badges / f"{stem}.json"
             shield = badge(data, impl["mechanism"], impl["name"])
             path.write_text(json.dumps(shield, indent=2) + "\n", encoding="utf-8")
-            written.append(path)
+            svg = badges / f"{stem}.svg"
+            svg.write_text(badge_svg(data, impl["mechanism"], impl["name"]), encoding="utf-8")
+            written += [path, svg]
     except OSError as exc:
         raise UsageError(f"cannot write the report into {out}: {exc}") from None
     return written

@@ -24,68 +24,12 @@ from typing import Any
 
 import jinja2
 
-from distconform.errors import UsageError
 from distconform.report import view as _view
-from distconform.report.build import FORMAT
-from distconform.report.markdown import ms
+from distconform.report.jinja import environment
+from distconform.report.markdown import ms, seconds
+from distconform.report.schema import ReportError, validate
 
-__all__ = ["ReportError", "render_html", "validate"]
-
-
-class ReportError(UsageError):
-    """The input is not a report this version can render."""
-
-
-def _need(obj: Any, keys: tuple[str, ...], where: str) -> None:
-    if not isinstance(obj, dict):
-        raise ReportError(
-            f"not a distconform report: {where} is a {type(obj).__name__}, not an object"
-        )
-    for k in keys:
-        if k not in obj:
-            raise ReportError(f"not a distconform report: {where} has no {k!r}")
-
-
-def validate(data: Any) -> None:
-    """Check the shape the view and every output rely on."""
-    _need(data, ("format", "suite", "run", "implementations", "clauses", "results"), "the file")
-    if data["format"] != FORMAT:
-        raise ReportError(
-            f"report format {data['format']!r} is not {FORMAT}, the one this "
-            "distconform renders: re-run `distconform verify` with this version"
-        )
-    _need(data["suite"], ("version", "commit"), "'suite'")
-    _need(data["run"], (), "'run'")
-    if not isinstance(data["implementations"], list):
-        raise ReportError("not a distconform report: 'implementations' is not a list")
-    for i, impl in enumerate(data["implementations"]):
-        _need(impl, ("name", "mechanism"), f"implementations[{i}]")
-    _need(data["clauses"], (), "'clauses'")
-    for mech, clauses in data["clauses"].items():
-        if not isinstance(clauses, list):
-            raise ReportError(f"not a distconform report: clauses[{mech!r}] is not a list")
-        for i, c in enumerate(clauses):
-            _need(c, ("id", "level", "requires", "text"), f"clauses[{mech!r}][{i}]")
-    if not isinstance(data["results"], list):
-        raise ReportError("not a distconform report: 'results' is not a list")
-    for i, r in enumerate(data["results"]):
-        where = f"results[{i}]"
-        _need(r, ("implementation", "mechanism", "clause", "level", "outcome", "message"), where)
-        if r["outcome"] not in _view.LABELS:
-            known = ", ".join(_view.LABELS)
-            raise ReportError(
-                f"not a distconform report: {where} has outcome {r['outcome']!r} (known: {known})"
-            )
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("distconform.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+__all__ = ["render_html"]
 
 
 def _calibration(cal: Any) -> dict[str, Any] | None:
@@ -116,14 +60,17 @@ def render_html(data: dict[str, Any]) -> str:
     """The compliance matrix as one self-contained HTML page."""
     validate(data)
     v = _view.view(data)
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     try:
         return template.render(
             suite=v.suite,
             run=v.run,
             labels=_view.LABELS,
             ms=ms,
+            seconds=seconds,
             mechanisms=v.mechanisms,
+            toc=v.toc,
+            view=v,
             calibration=_calibration(v.calibration),
         )
     except jinja2.UndefinedError as exc:

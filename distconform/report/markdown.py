@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from distconform.report import view as _view
-from distconform.report.text import grid
+from distconform.report.text import grid, note_lines
 
-__all__ = ["calibration_lines", "markdown", "ms", "timing_line"]
+__all__ = ["calibration_lines", "markdown", "ms", "seconds", "timing_line"]
 
 
 def ms(seconds: float | None) -> str:
@@ -65,13 +65,17 @@ def _mechanism_lines(mech: _view.Mechanism) -> list[str]:
              "|" + "---|" * len(header)]  # fmt: skip
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines.append("")
+    if mech.notes:
+        lines += ["Adapters' notes:", "", *(f"- {line[2:]}" for line in note_lines(mech)), ""]
     failures = [r for r in mech.failures if r["message"]]
     if failures:
         lines += ["### Failures", ""]
         for r in failures:
             msg = r["message"].replace("\n", " ")[:600]
-            lines.append(f"- **{r['implementation']} {r['clause']}** ({r['outcome']}): {msg}")
+            note = f" Adapter's note: {r['note']}" if r["note"] else ""
+            lines.append(f"- **{r['implementation']} {r['clause']}** ({r['outcome']}): {msg}{note}")
         lines.append("")
+    lines += _duration_lines(mech)
     if mech.timing:
         lines += ["### Timing verdicts", ""]
         lines += [timing_line(t, t) for t in mech.timing]
@@ -79,13 +83,50 @@ def _mechanism_lines(mech: _view.Mechanism) -> list[str]:
     return lines
 
 
+#: How many of a mechanism's slowest clauses report.md lists.
+SLOWEST = 5
+
+
+def _duration_lines(mech: _view.Mechanism) -> list[str]:
+    """The slowest clauses: the tests' seconds together and the slowest test's."""
+    timed = sorted(
+        (c for r in mech.rows for c in r.cells if c.duration),
+        key=lambda c: c.duration or 0.0,
+        reverse=True,
+    )[:SLOWEST]
+    if not timed:
+        return []
+    lines = [
+        "### Slowest clauses",
+        "",
+        "| implementation | clause | tests together | slowest test |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {c.impl} | {c.clause} | {seconds(c.duration)} | {seconds(c.duration_max)} |"
+              for c in timed]  # fmt: skip
+    return [*lines, ""]
+
+
+def seconds(value: float | None) -> str:
+    """Seconds with two decimals, ``-`` for none."""
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _run_lines(v: _view.View) -> list[str]:
+    """Where the run happened: Python, servers and where each came from, implementations."""
+    run = v.run
+    lines = [f"Python {run['python']} on {run['platform']}; finished {run['finished']}.", ""]
+    for kind, s in sorted(run["servers"].items()):
+        lines.append(f"- {kind} {s['version']} ({s['origin_words'] or 'origin unknown'})")
+    for mech in v.mechanisms:
+        lines += [f"- {mech.name} {c.name}: {c.provenance}" for c in mech.columns]
+    return [*lines, ""]
+
+
 def markdown(data: dict[str, Any]) -> str:
     v = _view.view(data)
-    lines = [
-        f"# distconform report ({v.suite['version']}, "
-        f"commit {(v.suite['commit'] or 'unknown')[:12]})",
-        "",
-    ]
+    commit = (v.suite["commit"] or "")[:12] or v.suite["commit_words"]
+    lines = [f"# distconform report ({v.suite['version']}, commit {commit})", "", *_run_lines(v)]
     if v.calibration:
         lines += ["## Timing calibration", "", *calibration_lines(v.calibration)]
     for mech in v.mechanisms:

@@ -7,18 +7,28 @@ from typing import Any
 
 from distconform.report import view as _view
 
-__all__ = ["clause_table", "grid", "text_table"]
+__all__ = ["clause_table", "grid", "note_lines", "text_table"]
 
 
 def grid(mech: _view.Mechanism) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one mechanism's matrix, score row last (text and Markdown)."""
+    """Header and rows of one mechanism's matrix, score rows last (text and Markdown).
+
+    A cell with a * has an adapter's note: :func:`note_lines` lists them.
+    """
     header = ["clause", "level", *(c.name for c in mech.columns)]
     rows = [
         [r.id, r.level + (f" ({r.requires})" if r.requires else ""), *(c.symbol for c in r.cells)]
         for r in mech.rows
     ]
-    rows.append(["score", "", *(f"{c.passed}/{c.applicable}" for c in mech.columns)])
+    rows.append(["MUST score", "", *(str(c.must) for c in mech.columns)])
+    rows.append(["SHOULD score", "", *(str(c.should) for c in mech.columns)])
+    rows.append(["score", "", *(str(c.score) for c in mech.columns)])
     return header, rows
+
+
+def note_lines(mech: _view.Mechanism) -> list[str]:
+    """The adapters' notes on the cells marked *, one line each."""
+    return [f"* {c.impl} {c.clause} ({c.symbol.rstrip('*')}): {c.note}" for c in mech.notes]
 
 
 def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) -> str:
@@ -29,7 +39,7 @@ def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) 
         if wanted is not None and mech.name not in wanted:
             continue
         header, rows = grid(mech)
-        out += [f"[{mech.name}]", text_table([header, *rows], rule=True), ""]
+        out += [f"[{mech.name}]", text_table([header, *rows], rule=True), *note_lines(mech), ""]
     return "\n".join(out)
 
 
