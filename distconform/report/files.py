@@ -9,7 +9,7 @@ from typing import Any
 from distconform.errors import UsageError
 from distconform.report.badges import badge, badge_svg
 from distconform.report.html import render_html
-from distconform.report.markdown import markdown
+from distconform.report.md import markdown
 from distconform.report.schema import validate
 from distconform.report.view import slug
 

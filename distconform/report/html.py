@@ -26,7 +26,7 @@ import jinja2
 
 from distconform.report import view as _view
 from distconform.report.jinja import environment
-from distconform.report.markdown import ms, seconds
+from distconform.report.md import ms, seconds
 from distconform.report.schema import ReportError, validate
 
 __all__ = ["render_html"]

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 
 from distconform.errors import UsageError
-from distconform.report.build import FORMAT
+from distconform.report.jsondata import FORMAT
 
 __all__ = ["SCHEMA_FILE", "ReportError", "json_schema", "validate"]
 
