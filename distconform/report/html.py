@@ -9,8 +9,15 @@ people's scripts) can read outcomes from the page:
 - ``<th class="impl" data-impl="redis">`` per implementation column,
 - ``<tr class="clause" data-clause="LOCK-3">`` per clause row,
 - ``<td class="outcome" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``,
-- ``<td class="score" data-impl="redis" data-passed="12" data-applicable="15">``,
-- ``<div class="failure" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``,
+  which also carries ``data-duration`` and ``data-duration-max`` (seconds, empty when
+  not run) and, when the adapter left a note on the clause, ``<span class="note">``,
+- ``<td class="score" data-impl="redis" data-passed="12" data-applicable="15"
+  data-must="10/11" data-should="2/4" data-color="#...">``,
+- ``<div class="failure" data-impl="redis" data-clause="LOCK-3" data-outcome="fail">``
+  (with ``<p class="note">`` for a note),
+- ``<nav id="toc">``: the table of contents, links to ids on the page,
+- ``<span class="server" data-server="redis" data-origin="private">`` per server
+  (``given``, ``private`` or ``testcontainers``),
 - ``<section id="calibration">`` with ``<tr class="calibration" data-measure="jitter">``
   (and ``redis``, ``mysql``) whose cells carry ``data-p50``/``data-p99``/``data-max``
   in seconds, and ``data-tolerance`` (the tight tolerance for one round trip),
@@ -70,7 +77,6 @@ def render_html(data: dict[str, Any]) -> str:
             seconds=seconds,
             mechanisms=v.mechanisms,
             toc=v.toc,
-            view=v,
             calibration=_calibration(v.calibration),
         )
     except jinja2.UndefinedError as exc:

@@ -4,11 +4,16 @@ Scores, colours, provenance words, cell labels and anchors are computed here
 once, so that the terminal table, report.md, report.html and the badges cannot
 disagree.
 
-To add a section (a history of runs, benchmarks): give :class:`View` a field
-built from the data in :func:`view`, add a :class:`TocEntry` for it in
-:func:`_toc`, and render it in the outputs that show it (report.html includes
-the partial ``section-<anchor>.html.j2`` for every table-of-contents entry
-whose ``partial`` is set, so the page template itself need not change).
+To add a section (a history of runs, benchmarks): put its data in report.json
+(:mod:`~distconform.report.jsondata`, and its shape in report.schema.json), give
+:class:`View` a field built from it in :func:`view`, add a :class:`TocEntry`
+for it in :func:`_toc`, and render that field in the outputs that show it
+(report.html: a ``<section id="...">`` whose id is the entry's anchor, which
+the test of the table of contents then checks; report.md: a function in
+:mod:`~distconform.report.md`). Data from outside one run (earlier reports,
+benchmark results) should reach :func:`view` as an argument that its caller
+(:func:`distconform.report.files.render_all`) reads, so that the view stays a
+function of its inputs and every output shows the same thing.
 """
 
 from __future__ import annotations
@@ -227,8 +232,6 @@ class TocEntry:
     anchor: str
     title: str
     children: list[TocEntry] = field(default_factory=list)
-    #: A template partial that renders this section (``section-<anchor>.html.j2``).
-    partial: bool = False
 
 
 @dataclass
