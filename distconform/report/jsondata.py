@@ -7,10 +7,12 @@ installed packages, git); everything else renders the data it returns.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib.metadata
 import json
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,12 @@ def suite() -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    """Top-level module -> the distributions that install it (a scan of every installed one)."""
+    return importlib.metadata.packages_distributions()
+
+
 def code_of(spec: str) -> dict[str, Any]:
     """Where an adapter's factory lives: its module, that module's distribution and version.
 
@@ -91,7 +99,7 @@ def code_of(spec: str) -> dict[str, Any]:
     declared ``package`` is then the driver it talks to its server through.
     """
     module = spec.partition(":")[0]
-    dists = importlib.metadata.packages_distributions().get(module.partition(".")[0]) or []
+    dists = _distributions().get(module.partition(".")[0]) or []
     dist = dists[0] if dists else None
     return {
         "module": module,
