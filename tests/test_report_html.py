@@ -658,6 +658,13 @@ def test_cli_report_prints_the_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (tmp_path / "report.html").is_file()
 
 
+#: The schema check names where the file goes wrong.
+WHERE = {
+    "unknown outcome": "results[0]['outcome']: 'maybe' is not one of",
+    "clause without text": "clauses['lock'][0]: 'requires' is a required property",
+}
+
+
 def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     good = sample()
     cases: dict[str, Any] = {
@@ -676,7 +683,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
             path.write_bytes(content)
         else:
             path.write_text(content if isinstance(content, str) else json.dumps(content))
-        out[name] = (["report", str(path), "--out", str(tmp / "o")], "report")
+        out[name] = (["report", str(path), "--out", str(tmp / "o")], WHERE.get(name, "report"))
     out["missing file"] = (["report", str(tmp / "nope.json")], "no report at")
     out["a folder"] = (["report", str(tmp)], "cannot read")
     good_path = tmp / "good.json"
