@@ -56,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail instead of leaving out implementations whose server is missing",
     )
-    v.add_argument("--report-dir", default=".distconform", help="where report.json/.md go")
+    v.add_argument(
+        "--report-dir", default=".distconform", help="where report.json/.md and history/ go"
+    )
+    v.add_argument(
+        "--keep-history", type=int, metavar="N",
+        help="keep only the newest N reports in REPORT_DIR/history (default: every run's)",
+    )  # fmt: skip
     v.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     v.add_argument(
         "-n", "--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
@@ -149,10 +155,12 @@ def verify(args: argparse.Namespace) -> int:
     import pytest
 
     from distconform import report
+    from distconform.report.history import check_keep
 
     if args.impls and not args.mechanism:
         raise UsageError("name the mechanism before the implementations: verify lock IMPL ...")
     _worker_args(args.workers)  # bad input fails before any server starts
+    check_keep(args.keep_history, "--keep-history")
     try:
         _clauses.selection(args.clause)
     except UsageError as exc:
@@ -218,6 +226,8 @@ def verify(args: argparse.Namespace) -> int:
             pytest_args.append("--require-backends")
         if args.keyword:
             pytest_args += ["-k", args.keyword]
+        if args.keep_history is not None:
+            pytest_args += ["--dc-keep-history", str(args.keep_history)]
         for pattern in args.clause:
             pytest_args += ["--clause", pattern]
         code = pytest.main(pytest_args)
@@ -255,16 +265,10 @@ def verify(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from distconform import report
+    from distconform.report import history
 
     path = Path(args.input)
-    if not path.exists():
-        raise UsageError(f"no report at {path}: run `distconform verify` first, or name the file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not a distconform report ({exc})") from None
-    except OSError as exc:  # a folder, no permission, ...
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    data = history.load(path)
     out = Path(args.out) if args.out else path.parent
     written = report.render_all(data, out)
     for p in written:

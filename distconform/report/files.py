@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distconform.errors import UsageError
+from distconform.report import history
 from distconform.report.badges import badge
 from distconform.report.html import render_html, validate
 from distconform.report.markdown import markdown
@@ -15,12 +16,15 @@ from distconform.report.view import slug
 __all__ = ["render_all", "write"]
 
 
-def write(data: dict[str, Any], folder: Path) -> Path:
-    """report.json and report.md into ``folder``; the path of report.json."""
+def write(data: dict[str, Any], folder: Path, keep_history: int | None = None) -> Path:
+    """report.json and report.md into ``folder``, and report.json's copy into
+    ``folder``/history, which keeps the newest ``keep_history`` runs (None: all;
+    :mod:`~distconform.report.history`); the path of report.json."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
     (folder / "report.md").write_text(markdown(data), encoding="utf-8")
+    history.store(data, folder, keep_history)
     return path
 
 
