@@ -85,7 +85,31 @@ def _parser() -> argparse.ArgumentParser:
 
     cl = sub.add_parser("clauses", help="a mechanism's clauses: id, level, capability, text")
     cl.add_argument("mechanism")
+
+    _diff_parser(sub)
     return p  # fmt: skip
+
+
+def _diff_parser(sub: Any) -> None:
+    d = sub.add_parser(
+        "diff", help="clauses whose verdict changed between two reports",
+        description="Compare two reports: the clauses whose verdict changed, and the "
+        "implementations and clauses in one report only. Exit 0 if no MUST clause regressed, "
+        "1 if one went from pass to FAIL or ERROR, 2 for bad input.",
+    )  # fmt: skip
+    report_help = (
+        "a report.json, a report folder (its latest report.json) or history:N "
+        "(the N-th newest run stored in REPORT_DIR/history; history:1 is the newest)"
+    )
+    for name, default in (("old", "history:2"), ("new", "history:1")):
+        d.add_argument(name, nargs="?", default=default, metavar=name.upper(),
+                       help=f"{report_help}; default {default}")  # fmt: skip
+    d.add_argument(
+        "--report-dir", default=".distconform",
+        help="the folder whose history/ history:N reads, where verify stores every run's "
+        "report (default .distconform)",
+    )  # fmt: skip
+    d.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
 def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) -> str | None:
@@ -276,6 +300,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from distconform.report import diff
+
+    folder = Path(args.report_dir)
+    result = diff.compare(diff.resolve(args.old, folder), diff.resolve(args.new, folder))
+    print(json.dumps(result.to_json(), indent=2) if args.json else diff.text(result))
+    return 1 if result.regressions else 0
+
+
 def _loads(mech: mechanisms.Mechanism, name: str) -> str:
     """'ok', or why the adapter cannot be built here (its library is missing, say)."""
     try:
@@ -328,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.command == "clauses":
             return _clause_table(args)
+        if args.command == "diff":
+            return _diff(args)
         return _list(args)
     except BrokenPipeError:  # `distconform list | head`: the reader left
         with contextlib.suppress(OSError):

@@ -1,7 +1,9 @@
-"""Reports kept per run (history/).
+"""Reports kept per run (history/) and ``distconform diff``.
 
 Reports are built here by report.build from hand-written per-test outcomes,
-so they have the real shape and exact scores.
+so they have the real shape and exact scores; one test runs ``distconform
+verify`` twice on the in-memory LRU reference (a second or two each) to check
+that a real run stores its report.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from typing import Any
 
 import pytest
 
+from distconform import clauses as _clauses
 from distconform import report
 from distconform.cli import main
 from distconform.report import history
 
+#: A SHOULD clause of the lock spec (looked up: the spec's levels change as it is reviewed).
+SOFT_ID = next(c.id for c in _clauses.load("lock") if c.level == "SHOULD")
+#: Two short verify runs of one in-memory clause take a few seconds; 120 s each
+#: allows for a loaded 2-core machine.
+VERIFY_TIMEOUT = 120
 Outcomes = dict[str, dict[str, str]]
 
 
@@ -35,6 +43,18 @@ def build(outcomes: Outcomes) -> dict[str, Any]:
         for impl in outcomes
     }  # fmt: skip
     return report.build(tests, impls, None)
+
+
+def save(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def run_diff(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    """``distconform diff ARGV --json``: exit status and the parsed comparison."""
+    code = main(["diff", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
@@ -69,6 +89,31 @@ def test_write_keeps_every_run_and_overwrites_none(
     assert stored[-1].read_text(encoding="utf-8") == latest, "stored as report.json is"
 
 
+def test_a_verify_run_stores_its_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two real runs: two stored reports, the newest equal to report.json; diff compares
+    them. A third with --keep-history 1 leaves only itself."""
+
+    def verify(*extra: str) -> None:
+        run = cli("verify", "lru", "memory", "--clause", "LRU-1", "--report-dir", "rep", "-n", "0",
+                  *extra, timeout=VERIFY_TIMEOUT)  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+
+    verify()
+    verify()
+    stored = history.stored(tmp_path / "rep" / "history")
+    assert len(stored) == 2 and stored[0].name < stored[1].name
+    latest = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
+    assert history.load(stored[1]) == latest
+    # With no argument diff compares the last two runs: the same verdicts.
+    same = cli("diff", "--report-dir", "rep", timeout=VERIFY_TIMEOUT)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "No clause changed verdict." in same.stdout
+    verify("--keep-history", "1")
+    kept = history.stored(tmp_path / "rep" / "history")
+    assert len(kept) == 1 and kept[0] not in stored
+    assert history.load(kept[0]) == json.loads((tmp_path / "rep" / "report.json").read_text())
+
+
 def test_keep_history_keeps_the_newest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = [build({"memory": {"LOCK-1": o}}) for o in ("pass", "fail", "error")]
     for data in runs:
@@ -76,3 +121,110 @@ def test_keep_history_keeps_the_newest(tmp_path: Path, capsys: pytest.CaptureFix
     kept = history.stored(tmp_path / "history")
     assert [history.load(p) for p in kept] == runs[1:]
     one_line_error(capsys, ["verify", "lock", "memory", "--keep-history", "0"], "write 1 or more")
+
+
+# --------------------------------------------------------------------- diff
+
+
+def test_diff_finds_a_must_regression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = save(build({"memory": {"LOCK-1": "pass", "LOCK-2": "pass"}}), tmp_path / "old.json")
+    new = save(build({"memory": {"LOCK-1": "pass", "LOCK-2": "fail"}}), tmp_path / "new.json")
+    code, result = run_diff(capsys, str(old), str(new))
+    assert code == 1
+    assert result["changes"] == [
+        {"mechanism": "lock", "implementation": "memory", "clause": "LOCK-2", "level": "MUST",
+         "old": "pass", "new": "fail", "kind": "regressed"},
+    ]  # fmt: skip
+    assert result["regressions"] == 1
+    # The text form: one aligned row per change, and the verdict line.
+    assert main(["diff", str(old), str(new)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split() == ["MECHANISM", "IMPLEMENTATION", "CLAUSE", "LEVEL", "OLD", "NEW",
+                                "CHANGE"]  # fmt: skip
+    assert lines[5].split() == ["lock", "memory", "LOCK-2", "MUST", "pass", "FAIL", "regressed"]
+    assert lines[-1].startswith("1 MUST clause(s) regressed")
+
+
+def test_diff_improvements_and_soft_changes_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = save(build({"m": {"LOCK-2": "error", SOFT_ID: "pass", "LOCK-3": "pass"}}),
+               tmp_path / "old.json")  # fmt: skip
+    new = save(build({"m": {"LOCK-2": "pass", SOFT_ID: "fail", "LOCK-3": "skipped"}}),
+               tmp_path / "new.json")  # fmt: skip
+    code, result = run_diff(capsys, str(old), str(new))
+    assert code == 0, "only a MUST clause going from pass to FAIL/ERROR fails the comparison"
+    kinds = {c["clause"]: (c["level"], c["old"], c["new"], c["kind"]) for c in result["changes"]}
+    assert kinds == {
+        "LOCK-2": ("MUST", "error", "pass", "fixed"),
+        SOFT_ID: ("SHOULD", "pass", "fail", "regressed"),
+        "LOCK-3": ("MUST", "pass", "skipped", ""),
+    }
+    assert result["regressions"] == 0
+
+
+def test_diff_lists_what_appears_and_disappears(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_data = build({"gone": {"LOCK-1": "pass"}, "kept": {"LOCK-1": "pass"}})
+    new_data = build({"kept": {"LOCK-1": "pass"}, "added": {"LOCK-1": "fail"}})
+    # A clause the old spec did not have yet (and its results).
+    old_data["clauses"]["lock"] = [c for c in old_data["clauses"]["lock"] if c["id"] != "LOCK-2"]
+    old_data["results"] = [r for r in old_data["results"] if r["clause"] != "LOCK-2"]
+    old, new = save(old_data, tmp_path / "old.json"), save(new_data, tmp_path / "new.json")
+    code, result = run_diff(capsys, str(old), str(new))
+    assert code == 0, "a new implementation that fails is not a regression"
+    assert result["changes"] == []
+    assert result["disappeared"] == {
+        "implementations": [{"mechanism": "lock", "implementation": "gone"}],
+        "clauses": [],
+    }
+    assert result["appeared"] == {
+        "implementations": [{"mechanism": "lock", "implementation": "added"}],
+        "clauses": [{"mechanism": "lock", "clause": "LOCK-2"}],
+    }  # fmt: skip
+    assert main(["diff", str(old), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "implementations only in old: lock/gone" in out
+    assert "implementations only in new: lock/added" in out
+    assert "clauses only in new: lock/LOCK-2" in out
+
+
+def test_diff_names_reports_by_folder_and_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [build({"memory": {"LOCK-1": o}}) for o in ("pass", "fail", "pass")]
+    for data in runs:
+        report.write(data, tmp_path / "rep")
+    rep = str(tmp_path / "rep")
+    # history:2 (fail) to the folder's latest (pass): fixed.
+    _, result = run_diff(capsys, "history:2", rep, "--report-dir", rep)
+    assert [(c["old"], c["new"]) for c in result["changes"]] == [("fail", "pass")]
+    assert result["new"]["path"] == str(tmp_path / "rep" / "report.json")
+    # The defaults: history:2 to history:1, the same pair.
+    code, result = run_diff(capsys, "--report-dir", rep)
+    assert code == 0 and [c["kind"] for c in result["changes"]] == ["fixed"]
+    # history:3 (pass) to history:2 (fail): the regression.
+    code, _ = run_diff(capsys, "history:3", "history:2", "--report-dir", rep)
+    assert code == 1
+
+
+def test_diff_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = build({"memory": {"LOCK-1": "pass"}})
+    ok = str(save(good, tmp_path / "ok.json"))
+    bad = {
+        "not json": "{not json",
+        "a list": "[1, 2]",
+        "no results": json.dumps({k: v for k, v in good.items() if k != "results"}),
+        "other format": json.dumps({**good, "format": 99}),
+    }
+    for name, content in bad.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.json"
+        path.write_text(content, encoding="utf-8")
+        one_line_error(capsys, ["diff", ok, str(path)], str(path))
+    one_line_error(capsys, ["diff", ok, str(tmp_path / "nope.json")], "no report at")
+    one_line_error(capsys, ["diff", ok, str(tmp_path)], "no report at")  # a folder, no report.json
+    rep = ["--report-dir", str(tmp_path)]
+    one_line_error(capsys, ["diff", "history:0", ok, *rep], "history:1 for the newest")
+    one_line_error(capsys, ["diff", "history:x", ok, *rep], "history:1 for the newest")
+    one_line_error(capsys, ["diff", *rep], "0 run(s) stored")
