@@ -73,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
         help="only the tests of this clause (repeatable; globs such as 'LOCK-1*')",
     )  # fmt: skip
 
-    r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
+    r = sub.add_parser(
+        "report", help="render report.json as HTML (with the trend of the runs stored in "
+        "history/ beside it), Markdown and badges",
+    )  # fmt: skip
     r.add_argument("input", nargs="?", default=".distconform/report.json")
     r.add_argument("--out", default=None, help="output folder (default: beside the input)")
 
@@ -294,7 +297,7 @@ def _report(args: argparse.Namespace) -> int:
     path = Path(args.input)
     data = history.load(path)
     out = Path(args.out) if args.out else path.parent
-    written = report.render_all(data, out)
+    written = report.render_all(data, out, path.parent / history.FOLDER)
     for p in written:
         print(p)
     return 0

@@ -1,4 +1,4 @@
-"""Reports kept per run (history/) and ``distconform diff``.
+"""Reports kept per run (history/), ``distconform diff`` and report.html's trend.
 
 Reports are built here by report.build from hand-written per-test outcomes,
 so they have the real shape and exact scores; one test runs ``distconform
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,88 @@ def test_diff_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     one_line_error(capsys, ["diff", "history:0", ok, *rep], "history:1 for the newest")
     one_line_error(capsys, ["diff", "history:x", ok, *rep], "history:1 for the newest")
     one_line_error(capsys, ["diff", *rep], "0 run(s) stored")
+
+
+# -------------------------------------------------------------------- trend
+
+
+class Trend(HTMLParser):
+    """The trend rows and their dots in a page: data-* attributes, document order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, str]] = {}
+        self.dots: dict[str, list[dict[str, str]]] = {}
+        self.section = False
+        self._impl = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "section" and a.get("id") == "trend":
+            self.section = True
+        if tag == "tr" and a.get("class") == "trend":
+            self._impl = a["data-impl"]
+            self.rows[self._impl] = a
+            self.dots[self._impl] = []
+        if tag == "circle":
+            self.dots[self._impl].append(a)
+
+
+def test_html_shows_each_implementation_trend(tmp_path: Path) -> None:
+    """Three stored runs of `memory` (2/2, 1/2, 2/2), one of `late`; one unreadable file."""
+    rep = tmp_path / "rep"
+    runs = [
+        {"memory": {"LOCK-1": "pass", "LOCK-2": "pass"}},
+        {"memory": {"LOCK-1": "pass", "LOCK-2": "fail"}},
+        {"memory": {"LOCK-1": "pass", "LOCK-2": "pass"}, "late": {"LOCK-1": "fail"}},
+    ]
+    for outcomes in runs:
+        report.write(build(outcomes), rep)
+    (rep / "history" / "20000101T000000.000Z-broken.json").write_text("{", encoding="utf-8")
+    assert main(["report", str(rep / "report.json"), "--out", str(tmp_path / "site")]) == 0
+    text = (tmp_path / "site" / "report.html").read_text(encoding="utf-8")
+    page = Trend(text)
+    assert page.section
+    assert page.rows["memory"]["data-runs"] == "3"
+    assert page.rows["memory"]["data-scores"] == "2/2 1/2 2/2"
+    assert page.rows["late"]["data-scores"] == "0/1"
+    # A dot per change, and on this report's run (the newest, ringed).
+    dots = [(d["data-score"], d["data-change"], d.get("data-current")) for d in
+            page.dots["memory"]]  # fmt: skip
+    assert dots == [("1/2", "down", None), ("2/2", "up", "true")]
+    assert [d["fill"] for d in page.dots["memory"]] == ["#cf222e", "#2da44e"]
+    heights = [float(d["cy"]) for d in page.dots["memory"]]
+    assert heights[0] > heights[1], "a lower score is drawn lower"
+    left_out = text.split('id="trend-unreadable"')[1].split("</p>")[0]
+    assert "20000101T000000.000Z-broken.json" in left_out, "an unreadable stored file is named"
+
+
+def test_html_rings_the_newest_of_equal_runs(tmp_path: Path) -> None:
+    """The same report stored twice (nothing timed differed): this report is the newer."""
+    data = build({"memory": {"LOCK-1": "fail"}})
+    report.write(build({"memory": {"LOCK-1": "pass"}}), tmp_path)
+    report.write(data, tmp_path)
+    report.write(data, tmp_path)
+    assert main(["report", str(tmp_path / "report.json")]) == 0
+    page = Trend((tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert page.rows["memory"]["data-scores"] == "1/1 0/1 0/1"
+    newest = history.stored(tmp_path / "history")[-1].stem
+    assert [(d["data-run"], d.get("data-current")) for d in page.dots["memory"]] == [
+        (history.stored(tmp_path / "history")[1].stem, None),
+        (newest, "true"),
+    ]
+
+
+def test_html_trend_of_a_report_not_stored(tmp_path: Path) -> None:
+    """A report from elsewhere is drawn after the stored runs; no history folder, no section."""
+    rep = tmp_path / "rep"
+    report.write(build({"memory": {"LOCK-1": "pass"}}), rep)
+    other = save(build({"memory": {"LOCK-1": "fail"}}), rep / "other.json")
+    assert main(["report", str(other), "--out", str(tmp_path / "a")]) == 0
+    page = Trend((tmp_path / "a" / "report.html").read_text(encoding="utf-8"))
+    assert page.rows["memory"]["data-scores"] == "1/1 0/1"
+    assert page.dots["memory"][-1]["data-run"] == "this report (not stored)"
+    alone = save(build({"memory": {"LOCK-1": "pass"}}), tmp_path / "alone" / "report.json")
+    assert main(["report", str(alone)]) == 0
+    assert not Trend((alone.parent / "report.html").read_text(encoding="utf-8")).section

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distconform.errors import UsageError
-from distconform.report import history
+from distconform.report import history, trend
 from distconform.report.badges import badge
 from distconform.report.html import render_html, validate
 from distconform.report.markdown import markdown
@@ -45,10 +45,13 @@ def _badge_stems(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
-def render_all(data: dict[str, Any], out: Path) -> list[Path]:
-    """Write report.html, report.md and badges/<mech>-<impl>.json into ``out``; return them."""
+def render_all(data: dict[str, Any], out: Path, history_dir: Path | None = None) -> list[Path]:
+    """Write report.html, report.md and badges/<mech>-<impl>.json into ``out``; return them.
+
+    ``history_dir``: the stored runs whose trend report.html shows (none: no trend).
+    """
     validate(data)
-    page = render_html(data)
+    page = render_html(data, trend.section(data, history_dir) if history_dir else None)
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "report.html", out / "report.md"]

@@ -15,12 +15,14 @@ people's scripts) can read outcomes from the page:
   (and ``redis``, ``mysql``) whose cells carry ``data-p50``/``data-p99``/``data-max``
   in seconds, and ``data-tolerance`` (the tight tolerance for one round trip),
 - ``<tr class="timing" data-impl=... data-clause=... data-tight-ok="true"
-  data-loose-ok="true">`` per timing check, in each mechanism's timing table.
+  data-loose-ok="true">`` per timing check, in each mechanism's timing table,
+- ``<tr class="trend" data-mechanism=... data-impl=... data-runs="3" data-scores="3/4 4/4 4/4">``
+  per implementation in ``<section id="trend">`` (:mod:`distconform.report.trend`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -28,6 +30,9 @@ from distconform.errors import UsageError
 from distconform.report import view as _view
 from distconform.report.build import FORMAT
 from distconform.report.markdown import ms
+
+if TYPE_CHECKING:  # not at run time: trend reads stored reports, which this module validates
+    from distconform.report import trend as _trend
 
 __all__ = ["ReportError", "render_html", "validate"]
 
@@ -112,8 +117,11 @@ def _calibration(cal: Any) -> dict[str, Any] | None:
     }
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The compliance matrix as one self-contained HTML page."""
+def render_html(data: dict[str, Any], trend: _trend.Section | None = None) -> str:
+    """The compliance matrix as one self-contained HTML page.
+
+    ``trend``: the :func:`distconform.report.trend.section` to show, if any.
+    """
     validate(data)
     v = _view.view(data)
     template = _environment().get_template("report.html.j2")
@@ -125,6 +133,7 @@ def render_html(data: dict[str, Any]) -> str:
             ms=ms,
             mechanisms=v.mechanisms,
             calibration=_calibration(v.calibration),
+            trend=trend,
         )
     except jinja2.UndefinedError as exc:
         raise ReportError(f"not a distconform report: {exc}") from None
