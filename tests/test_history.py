@@ -19,7 +19,7 @@ import pytest
 from distconform import clauses as _clauses
 from distconform import report
 from distconform.cli import main
-from distconform.report import history
+from distconform.report import history, trend
 
 #: A SHOULD clause of the lock spec (looked up: the spec's levels change as it is reviewed).
 SOFT_ID = next(c.id for c in _clauses.load("lock") if c.level == "SHOULD")
@@ -302,6 +302,17 @@ def test_html_rings_the_newest_of_equal_runs(tmp_path: Path) -> None:
     ]
 
 
+def test_html_trend_reads_the_newest_runs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trend, "MAX_RUNS", 2)
+    for outcome in ("error", "fail", "pass"):
+        report.write(build({"memory": {"LOCK-1": outcome}}), tmp_path)
+    assert main(["report", str(tmp_path / "report.json")]) == 0
+    page = Trend((tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert page.rows["memory"]["data-scores"] == "0/1 1/1"
+
+
 def test_html_trend_of_a_report_not_stored(tmp_path: Path) -> None:
     """A report from elsewhere is drawn after the stored runs; no history folder, no section."""
     rep = tmp_path / "rep"
@@ -310,7 +321,7 @@ def test_html_trend_of_a_report_not_stored(tmp_path: Path) -> None:
     assert main(["report", str(other), "--out", str(tmp_path / "a")]) == 0
     page = Trend((tmp_path / "a" / "report.html").read_text(encoding="utf-8"))
     assert page.rows["memory"]["data-scores"] == "1/1 0/1"
-    assert page.dots["memory"][-1]["data-run"] == "this report (not stored)"
+    assert page.dots["memory"][-1]["data-run"] == "this report"
     alone = save(build({"memory": {"LOCK-1": "pass"}}), tmp_path / "alone" / "report.json")
     assert main(["report", str(alone)]) == 0
     assert not Trend((alone.parent / "report.html").read_text(encoding="utf-8")).section
