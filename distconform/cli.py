@@ -73,7 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail instead of leaving out implementations whose server is missing",
     )
-    v.add_argument("--report-dir", default=".distconform", help="where report.json/.md go")
+    v.add_argument(
+        "--report-dir", default=".distconform", help="where report.json/.md and history/ go"
+    )
+    v.add_argument(
+        "--keep-history", type=int, metavar="N",
+        help="keep only the newest N reports in REPORT_DIR/history (default: every run's)",
+    )  # fmt: skip
     v.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     v.add_argument(
         "-n", "--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
@@ -118,7 +124,10 @@ def _parser() -> argparse.ArgumentParser:
         "  distconform verify lock memory -- -p no:randomly\n\n" + EXIT_STATUS
     )
 
-    r = sub.add_parser("report", help="render report.json as HTML, Markdown and badges")
+    r = sub.add_parser(
+        "report", help="render report.json as HTML (with the trend of the runs stored in "
+        "history/ beside it), Markdown and badges",
+    )  # fmt: skip
     r.add_argument("input", nargs="?", default=".distconform/report.json")
     r.add_argument("--out", default=None, help="output folder (default: beside the input)")
 
@@ -130,7 +139,31 @@ def _parser() -> argparse.ArgumentParser:
 
     cl = sub.add_parser("clauses", help="a mechanism's clauses: id, level, capability, text")
     cl.add_argument("mechanism")
+
+    _diff_parser(sub)
     return p  # fmt: skip
+
+
+def _diff_parser(sub: Any) -> None:
+    d = sub.add_parser(
+        "diff", help="clauses whose verdict changed between two reports",
+        description="Compare two reports: the clauses whose verdict changed, and the "
+        "implementations and clauses in one report only. Exit 0 if no MUST clause regressed, "
+        "1 if one went from pass to FAIL or ERROR, 2 for bad input.",
+    )  # fmt: skip
+    report_help = (
+        "a report.json, a report folder (its latest report.json) or history:N "
+        "(the N-th newest run stored in REPORT_DIR/history; history:1 is the newest)"
+    )
+    for name, default in (("old", "history:2"), ("new", "history:1")):
+        d.add_argument(name, nargs="?", default=default, metavar=name.upper(),
+                       help=f"{report_help}; default {default}")  # fmt: skip
+    d.add_argument(
+        "--report-dir", default=".distconform",
+        help="the folder whose history/ history:N reads, where verify stores every run's "
+        "report (default .distconform)",
+    )  # fmt: skip
+    d.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
 def _probe(mech: mechanisms.Mechanism, adapter: Adapter, b: _backends.Backends) -> str | None:
@@ -282,11 +315,13 @@ def verify(args: argparse.Namespace) -> int:
     import pytest
 
     from distconform import failures, report
+    from distconform.report.history import check_keep
 
     if args.impls and not args.mechanism:
         raise UsageError("name the mechanism before the implementations: verify lock IMPL ...")
     _worker_args(args.workers)  # bad input fails before any server starts
     _check_loop_options(args)
+    check_keep(args.keep_history, "--keep-history")
     try:
         _clauses.selection(args.clause)
     except UsageError as exc:
@@ -356,6 +391,8 @@ def verify(args: argparse.Namespace) -> int:
             pytest_args.append("--require-backends")
         if args.keyword:
             pytest_args += ["-k", args.keyword]
+        if args.keep_history is not None:
+            pytest_args += ["--dc-keep-history", str(args.keep_history)]
         for pattern in args.clause:
             pytest_args += ["--clause", pattern]
         pytest_args += _loop_args(args) + args.pytest_args
@@ -408,21 +445,24 @@ def verify(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from distconform import report
+    from distconform.report import history
 
     path = Path(args.input)
-    if not path.exists():
-        raise UsageError(f"no report at {path}: run `distconform verify` first, or name the file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not a distconform report ({exc})") from None
-    except OSError as exc:  # a folder, no permission, ...
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    data = history.load(path)
     out = Path(args.out) if args.out else path.parent
-    written = report.render_all(data, out)
+    written = report.render_all(data, out, path.parent / history.FOLDER)
     for p in written:
         print(p)
     return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from distconform.report import diff
+
+    folder = Path(args.report_dir)
+    result = diff.compare(diff.resolve(args.old, folder), diff.resolve(args.new, folder))
+    print(json.dumps(result.to_json(), indent=2) if args.json else diff.text(result))
+    return 1 if result.regressions else 0
 
 
 def _loads(mech: mechanisms.Mechanism, name: str) -> str:
@@ -491,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.command == "clauses":
             return _clause_table(args)
+        if args.command == "diff":
+            return _diff(args)
         return _list(args)
     except BrokenPipeError:  # `distconform list | head`: the reader left
         with contextlib.suppress(OSError):

@@ -38,6 +38,7 @@ OPT_TIMEOUT = "--call-timeout"
 OPT_REPORT = "--dc-report-dir"
 OPT_CLAUSE = "--clause"
 OPT_PROGRESS = "--dc-progress"
+OPT_KEEP = "--dc-keep-history"
 NOT_APPLICABLE = "not applicable"
 #: Ini option: pytest-xdist workers for a run that names none (see pytest_load_initial_conftests).
 INI_WORKERS = "distconform_workers"
@@ -87,7 +88,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
     g.addoption(
         OPT_REPORT, default=".distconform",
-        help="folder for report.json and report.md (default .distconform)",
+        help="folder for report.json, report.md and history/ (default .distconform)",
+    )  # fmt: skip
+    g.addoption(
+        OPT_KEEP, type=int, default=None, metavar="N",
+        help="keep only the newest N reports in history/ (default: every run's)",
     )  # fmt: skip
     parser.addini(
         INI_WORKERS,
@@ -157,6 +162,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_hypothesis_profiles()
     selected: dict[str, list[Adapter]] = {}
     try:
+        from distconform.report.history import check_keep
+
+        check_keep(config.getoption(OPT_KEEP), OPT_KEEP)
         for text in config.getoption(OPT_IMPL) or []:
             mech_name, sep, impl = text.partition("=")
             if not sep or not impl:
@@ -640,7 +648,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = Path(config.getoption(OPT_REPORT))
     if not out.is_absolute():
         out = Path(config.invocation_params.dir) / out
-    report.write(data, out)
+    report.write(data, out, config.getoption(OPT_KEEP))
     config.stash[_RESULTS_KEY] = []
     config._distconform_report = out / "report.json"  # type: ignore[attr-defined]
     config._distconform_calibrations = (  # type: ignore[attr-defined]

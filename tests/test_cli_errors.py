@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,11 @@ def test_pytest_with_one_mechanism_skips_the_others(where, tmp_path, child_env) 
     }
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (history/ too) with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A -k that matches nothing says so (exit 2) and leaves the previous report as it was."""
     rep = tmp_path / "rep"
@@ -131,13 +137,13 @@ def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> N
         "verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", str(rep), "-n", "0"
     )
     assert first.returncode == 0, first.stdout + first.stderr
-    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    before = _files(rep)
     assert {"report.json", "report.md"} <= set(before)
     res = cli(
         "verify", "lock", "memory", "-k", "matches_no_test", "--report-dir", str(rep), "-n", "0"
     )
     _one_line_error(res, "no test matched -k 'matches_no_test'", "left as it was")
-    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
+    assert _files(rep) == before
 
 
 def test_version_names_the_package_version(cli) -> None:  # type: ignore[no-untyped-def]

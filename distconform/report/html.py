@@ -22,12 +22,14 @@ people's scripts) can read outcomes from the page:
   (and ``redis``, ``mysql``) whose cells carry ``data-p50``/``data-p99``/``data-max``
   in seconds, and ``data-tolerance`` (the tight tolerance for one round trip),
 - ``<tr class="timing" data-impl=... data-clause=... data-tight-ok="true"
-  data-loose-ok="true">`` per timing check, in each mechanism's timing table.
+  data-loose-ok="true">`` per timing check, in each mechanism's timing table,
+- ``<tr class="trend" data-mechanism=... data-impl=... data-runs="3" data-scores="3/4 4/4 4/4">``
+  per implementation in ``<section id="trend">`` (:mod:`distconform.report.trend`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -35,6 +37,9 @@ from distconform.report import view as _view
 from distconform.report.jinja import environment
 from distconform.report.md import ms, seconds
 from distconform.report.schema import ReportError, validate
+
+if TYPE_CHECKING:  # not at run time: trend reads stored reports, which the schema checks
+    from distconform.report import trend as _trend
 
 __all__ = ["render_html"]
 
@@ -63,8 +68,11 @@ def _calibration(cal: Any) -> dict[str, Any] | None:
     }
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The compliance matrix as one self-contained HTML page."""
+def render_html(data: dict[str, Any], trend: _trend.Section | None = None) -> str:
+    """The compliance matrix as one self-contained HTML page.
+
+    ``trend``: the :func:`distconform.report.trend.section` to show, if any.
+    """
     validate(data)
     v = _view.view(data)
     template = environment().get_template("report.html.j2")
@@ -78,6 +86,7 @@ def render_html(data: dict[str, Any]) -> str:
             mechanisms=v.mechanisms,
             toc=v.toc,
             calibration=_calibration(v.calibration),
+            trend=trend,
         )
     except jinja2.UndefinedError as exc:
         raise ReportError(f"not a distconform report: {exc}") from None
