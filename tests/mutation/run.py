@@ -180,6 +180,7 @@ def _test_command(mech: str, spec: dict, report_dir: Path) -> list[str]:
         "-p", "mutate_profile",  # tests/mutation/mutate_profile.py: no shrinking
         "-p", "no:xdist",  # one process: pyproject's distconform_workers would start workers
         *spec["tests"], *spec.get("args", []), "--dc-report-dir", str(report_dir),
+        "--dc-keep-history", "1",  # one run per mutant: a history of them is noise
     ]  # fmt: skip
 
 
