@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cl = sub.add_parser("clauses", help="a mechanism's clauses: id, level, capability, text")
     cl.add_argument("mechanism")
+
+    from distconform.bench import command as bench_command
+
+    bench_command.add_parser(sub)
     return p  # fmt: skip
 
 
@@ -324,6 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.command == "clauses":
             return _clause_table(args)
+        if args.command == "bench":
+            from distconform.bench.command import run as bench
+
+            return bench(args, _probe)
         return _list(args)
     except BrokenPipeError:  # `distconform list | head`: the reader left
         with contextlib.suppress(OSError):

@@ -1,0 +1,241 @@
+"""Benchmarks any implementation can run: the workloads, their floor, and the runner.
+
+Why in the package: ``distconform bench MECH IMPL...`` must measure a library
+the way ``verify`` checks it, on an installed suite, without a checkout. Each
+mechanism has a module here (``distconform.bench.lock``, ...) with its
+workloads and its *floor*; the ``benchmarks/`` tests of a checkout call the
+same workloads under pytest-benchmark.
+
+The floor of a workload is the same workload run on a client made of the bare
+in-process operations the workload cannot avoid (a ``dict`` lookup for a cache
+get, one dict store and one dict removal for a lock cycle, ...), timed by the
+same loop. It does less than any implementation can, in memory or behind a
+server, so an implementation's ``x_floor`` (its ops/s over the floor's, same
+run) is at most 1; one above 1 means the floor is wrong, and
+``tests/test_bench.py`` checks that no reference gets there.
+
+Measuring: a round is ``ops`` operations on one thread (or one batch over
+several threads); every operation is timed on its own with
+``time.perf_counter_ns``, so the latency percentiles are per operation; ops/s
+is ``ops`` over the median round's wall time (the median resists the odd
+stalled round of a shared machine). Both include the timer's own cost, the
+floor's too. One warm-up round comes first and is not counted.
+
+Time limits: the set-up, every round and the tear-down run on a worker thread
+under :func:`distconform.guard.call_with_timeout`. A round that does not end
+within the call timeout plus the waits the workload asks for (a contended
+lock's blocking acquires) fails that benchmark with one line, and the run goes
+on with the next one; the stuck thread is a daemon and cannot keep the process
+alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from distconform.api import Implementation
+from distconform.errors import UsageError
+from distconform.guard import DEFAULT_CALL_TIMEOUT, call_with_timeout
+
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT",
+    "Contenders",
+    "Round",
+    "Sample",
+    "Sequential",
+    "Workload",
+    "measure",
+    "module",
+    "one_line",
+]
+
+#: Per-operation latency percentiles written to bench.json.
+PERCENTILES = (50, 90, 99)
+
+
+@dataclass
+class Sample:
+    """One round: its wall time, each operation's latency, operations that failed their job."""
+
+    wall_ns: int
+    latencies_ns: list[int]
+    failed: int = 0
+
+
+class Round(Protocol):
+    """A prepared workload on one implementation: run rounds, then close."""
+
+    def round(self) -> Sample: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark of a mechanism: what it does, and how to prepare it on an implementation."""
+
+    name: str
+    #: One line for bench.json, the report and ``--help``.
+    what: str
+    #: Operations per round.
+    ops: int
+    #: Rounds when the command line does not say ``--rounds``.
+    rounds: int
+    #: Builds the clients and fills them (not timed).
+    prepare: Callable[[Implementation], Round]
+    #: Seconds a round may wait by design, added to the call timeout for its limit.
+    waits: float = 0.0
+    #: A capability the implementation must declare (a rate limiter's algorithm).
+    requires: str | None = None
+
+
+def module(mechanism: str) -> Any:
+    """``distconform.bench.<mechanism>``: its ``WORKLOADS``, ``floor`` and ``FLOOR``."""
+    try:
+        return importlib.import_module(f"distconform.bench.{mechanism}")
+    except ModuleNotFoundError:
+        raise UsageError(f"no benchmarks for mechanism {mechanism!r}") from None
+
+
+# ------------------------------------------------------------------- rounds
+
+
+class Sequential:
+    """A round that calls ``op(*args)`` for each of ``args()`` on this thread.
+
+    ``args`` is called before the clock starts (fresh keys per round);
+    ``failed(result)`` says whether one call failed its job (a lock not
+    granted): it runs after the call's timer stopped.
+    """
+
+    def __init__(
+        self,
+        op: Callable[..., Any],
+        args: Callable[[], Sequence[tuple[Any, ...]]],
+        failed: Callable[[Any], bool] | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self._op, self._args, self._failed, self._close = op, args, failed, close
+
+    def round(self) -> Sample:
+        todo, op, failed = self._args(), self._op, self._failed
+        clock = time.perf_counter_ns
+        latencies: list[int] = []
+        bad = 0
+        start = clock()
+        for a in todo:
+            t = clock()
+            result = op(*a)
+            latencies.append(clock() - t)
+            if failed is not None and failed(result):
+                bad += 1
+        return Sample(clock() - start, latencies, bad)
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
+
+@dataclass
+class Contenders:
+    """A round in which each of ``ops`` (one per thread) runs on its own thread.
+
+    ``ops[i]()`` returns that thread's latencies and failures; the round's wall
+    time runs from before the first thread starts to after the last one ends.
+    ``limit`` bounds the wait for them (the caller's own time limit is the backstop).
+    """
+
+    ops: list[Callable[[], tuple[list[int], int]]]
+    limit: float
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def round(self) -> Sample:
+        results: list[tuple[list[int], int]] = []
+        errors: list[BaseException] = []
+
+        def run(op: Callable[[], tuple[list[int], int]]) -> None:
+            try:
+                results.append(op())
+            except BaseException as exc:  # handed to the caller below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(op,), daemon=True) for op in self.ops]
+        start = time.perf_counter_ns()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + self.limit
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        wall = time.perf_counter_ns() - start
+        if errors:
+            raise errors[0]
+        if any(t.is_alive() for t in threads):
+            raise TimeoutError(f"a contender did not finish within {self.limit:.1f}s")
+        return Sample(wall, [x for lat, _ in results for x in lat], sum(f for _, f in results))
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+
+
+def closer(client: Any) -> Callable[[], None]:
+    """The client's ``close`` if it has one, else nothing to do."""
+    close = getattr(client, "close", None)
+    return close if callable(close) else (lambda: None)
+
+
+# ------------------------------------------------------------------ measure
+
+
+def _percentile(ordered: list[int], p: int) -> float:
+    """The nearest-rank percentile of sorted nanoseconds, in microseconds."""
+    rank = max(0, min(len(ordered) - 1, -(-p * len(ordered) // 100) - 1))
+    return round(ordered[rank] / 1000, 3)
+
+
+def summarize(workload: Workload, samples: list[Sample]) -> dict[str, Any]:
+    """bench.json's figures for one implementation on one workload."""
+    ordered = sorted(x for s in samples for x in s.latencies_ns)
+    median_wall = statistics.median(s.wall_ns for s in samples)
+    latency = {f"p{p}": _percentile(ordered, p) for p in PERCENTILES}
+    latency["max"] = round(ordered[-1] / 1000, 3) if ordered else 0.0
+    return {
+        "ops_per_s": round(workload.ops * 1e9 / median_wall, 1) if median_wall else None,
+        "latency_us": latency,
+        "rounds": len(samples),
+        "ops_per_round": workload.ops,
+        "failed_ops": sum(s.failed for s in samples),
+    }
+
+
+def measure(
+    workload: Workload, impl: Implementation, label: str, rounds: int, call_timeout: float
+) -> dict[str, Any]:
+    """Prepare, warm up, time ``rounds`` rounds and close; a failure is one line in ``error``."""
+    limit = call_timeout + workload.waits
+    what = f"{label} {workload.name}"
+    try:
+        run: Round = call_with_timeout(
+            lambda: workload.prepare(impl), call_timeout, f"{what} set-up"
+        )
+    except Exception as exc:
+        return {"error": one_line(exc)}
+    try:
+        samples = [call_with_timeout(run.round, limit, f"{what} round") for _ in range(rounds + 1)]
+        return summarize(workload, samples[1:])
+    except Exception as exc:
+        return {"error": one_line(exc)}
+    finally:
+        with contextlib.suppress(Exception):
+            call_with_timeout(run.close, call_timeout, f"{what} close")
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,266 @@
+"""``distconform bench MECH [IMPL...]``: time the workloads, write bench.json, print a table.
+
+Servers come as for ``verify``: a URL by option or environment, else a
+container or a private server, started only for the implementations that need
+one; each implementation is built and its client checked first (``_probe``),
+so a typo or a missing server stops the run with one line before anything is
+timed. Each implementation then runs each workload under a fresh namespace,
+removed afterwards, beside the floor timed in the same run.
+
+bench.json keeps one entry per mechanism: a run replaces its own mechanism's
+entry and leaves the others, so ``bench lock`` then ``bench lru`` fill one file
+that ``distconform report`` shows beside the clause matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from distconform import backends as _backends
+from distconform import bench, mechanisms
+from distconform.adapters import Adapter, resolve
+from distconform.api import Context, Implementation
+from distconform.errors import UsageError
+from distconform.guard import call_with_timeout
+
+__all__ = ["run"]
+
+FORMAT = 1
+FILENAME = "bench.json"
+
+Probe = Callable[[mechanisms.Mechanism, Adapter, _backends.Backends], str | None]
+
+
+HELP = """\
+Runs each workload of the mechanism (distconform/bench/<mechanism>.py) on each
+implementation and on the floor (the bare dict operations the workload cannot
+avoid, timed by the same loop), and writes REPORT_DIR/bench.json: per
+implementation and workload, ops/s, per-operation latency percentiles (us),
+rounds, and x_floor = ops/s over the floor's (at most 1). Several IMPLs are
+measured side by side; `distconform report` draws the ratios in report.html.
+Exit 0; 1 when a benchmark failed (an error, or a round over the time limit);
+2 for bad input."""
+
+
+def add_parser(sub: Any) -> None:
+    """The ``bench`` subcommand's arguments (numbers as text: bad ones get one line, exit 2)."""
+    b = sub.add_parser(
+        "bench",
+        help="time a mechanism's workloads per implementation, beside the floor",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("mechanism", help="lock, lru, ratelimit, twopc or hotwarm")
+    b.add_argument(
+        "impls", nargs="*", metavar="IMPL",
+        help="registered name or MODULE:FACTORY (none: the references)",
+    )  # fmt: skip
+    b.add_argument("--redis-url", help=f"Redis URL (or ${_backends.ENV_REDIS})")
+    b.add_argument("--mysql-url", help=f"MySQL URL (or ${_backends.ENV_MYSQL})")
+    b.add_argument("--report-dir", default=".distconform", help="where bench.json goes")
+    b.add_argument("--rounds", metavar="N", help="timed rounds per workload (default: its own)")
+    b.add_argument(
+        "--call-timeout", metavar="S",
+        help=f"seconds a set-up or a round may take (default {bench.DEFAULT_CALL_TIMEOUT:g}); "
+        "a round that waits by design gets its waits on top",
+    )  # fmt: skip
+
+
+def _positive(text: str | None, option: str, kind: type[int] | type[float]) -> Any:
+    """``text`` as a number above 0, or a one-line error naming ``option``."""
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < math.inf:
+        raise UsageError(f"{option} {text!r}: give a number above 0")
+    return value
+
+
+def _servers(
+    adapters: list[Adapter], redis_url: str | None, mysql_url: str | None, limit: float
+) -> _backends.Backends:
+    """This run's Backends: the kinds of server the adapters say they need, started now."""
+    probe_ctx = _backends.context_for(_backends.Backends())
+    needs: set[str] = set()
+    for adapter in adapters:
+        try:
+            needs |= call_with_timeout(partial(adapter.build, probe_ctx), limit, adapter.name).needs
+        except Exception:
+            needs |= {"redis", "mysql"}  # it could not say: offer everything
+    if "redis-masters" in needs:
+        needs.add("redis")
+    kinds = tuple(k for k in ("redis", "mysql") if k in needs)
+    return _backends.resolve(redis_url, mysql_url, kinds=kinds, needed=kinds)
+
+
+def _build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Implementation, Context]:
+    ctx = _backends.context_for(b)
+    impl: Implementation = call_with_timeout(
+        lambda: adapter.build(ctx), limit, f"{adapter.name}: factory"
+    )
+    if "redis-masters" in impl.needs:  # as verify does: rebuilt with the masters' URLs
+        ctx = dataclasses.replace(ctx, extra={**ctx.extra, "redis_masters": b.redis_masters(3)})
+        impl = call_with_timeout(lambda: adapter.build(ctx), limit, f"{adapter.name}: factory")
+    return impl, ctx
+
+
+def _cleanup(impl: Implementation | None, ctx: Context, limit: float) -> None:
+    if impl is not None and impl.close is not None:
+        with contextlib.suppress(Exception):
+            call_with_timeout(impl.close, limit, "close")
+    _backends.cleanup_namespace(ctx.namespace, ctx.redis_url, ctx.mysql_url)
+    for url in ctx.extra.get("redis_masters", ()):
+        _backends.cleanup_namespace(ctx.namespace, url, None)
+
+
+def _one(
+    workload: bench.Workload, adapter: Adapter, b: _backends.Backends, rounds: int, limit: float
+) -> tuple[dict[str, Any], Implementation | None]:
+    """One implementation on one workload: its figures (or why not), and the implementation."""
+    impl: Implementation | None = None
+    ctx = _backends.context_for(b)
+    try:
+        impl, ctx = _build(adapter, b, limit)
+        if workload.requires and workload.requires not in impl.capabilities:
+            return {"skipped": f"does not declare {workload.requires}"}, impl
+        return bench.measure(workload, impl, adapter.name, rounds, limit), impl
+    except Exception as exc:
+        return {"error": bench.one_line(exc)}, impl
+    finally:
+        _cleanup(impl, ctx, limit)
+
+
+def _version(package: str | None) -> str | None:
+    if not package:
+        return None
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def measure_all(
+    mech: mechanisms.Mechanism,
+    adapters: list[Adapter],
+    b: _backends.Backends,
+    rounds: int | None,
+    limit: float,
+    workloads: list[bench.Workload] | None = None,
+) -> dict[str, Any]:
+    """bench.json's entry for ``mech``: each workload (default: all) on the floor and each impl."""
+    mod = bench.module(mech.name)
+    floor = Adapter(mech.name, "floor", f"{mod.__name__}:floor", mod.floor)
+    timed: list[dict[str, Any]] = []
+    impls: dict[str, dict[str, Any]] = {
+        a.name: {"name": a.name, "spec": a.spec, "results": {}} for a in adapters
+    }
+    for w in workloads or mod.WORKLOADS:
+        n = rounds or w.rounds
+        base, _ = _one(w, floor, b, n, limit)
+        timed.append({"name": w.name, "what": w.what, "ops_per_round": w.ops, "floor": base})
+        for a in adapters:
+            result, impl = _one(w, a, b, n, limit)
+            if "ops_per_s" in result and base.get("ops_per_s"):
+                result["x_floor"] = float(f"{result['ops_per_s'] / base['ops_per_s']:.4g}")
+            impls[a.name]["results"][w.name] = result
+            if impl is not None:
+                impls[a.name].update(package=impl.package, version=_version(impl.package))
+    return {
+        "mechanism": mech.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "distconform": _version("distconform"),
+        "python": platform.python_version(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "servers": dict(b.versions),
+        "call_timeout_s": limit,
+        "floor": mod.FLOOR,
+        "workloads": timed,
+        "implementations": list(impls.values()),
+    }
+
+
+def write(report_dir: Path, entry: dict[str, Any]) -> Path:
+    """Put ``entry`` into report_dir/bench.json, keeping the other mechanisms' entries."""
+    path = report_dir / FILENAME
+    data: dict[str, Any] = {"format": FORMAT, "mechanisms": {}}
+    with contextlib.suppress(OSError, ValueError):
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(old, dict) and old.get("format") == FORMAT:
+            data["mechanisms"].update(old.get("mechanisms") or {})
+    data["mechanisms"][entry["mechanism"]] = entry
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _cell(result: dict[str, Any], key: str) -> str:
+    if "error" in result:
+        return "ERROR" if key == "ops_per_s" else "-"
+    if "skipped" in result:
+        return "n/a" if key == "ops_per_s" else "-"
+    if key in ("p50", "p99"):
+        return f"{result['latency_us'][key]:,.1f}"
+    if key == "x_floor":
+        return f"{result.get('x_floor', 1.0):.3g}"
+    return f"{result[key]:,.0f}"
+
+
+def table(entry: dict[str, Any]) -> str:
+    """The entry as an aligned plain-text table, errors listed under it."""
+    from distconform import report
+
+    keys = ["ops_per_s", "x_floor", "p50", "p99", "rounds"]
+    rows = [["WORKLOAD", "IMPLEMENTATION", "OPS/S", "X FLOOR", "P50 US", "P99 US", "ROUNDS"]]
+    notes = []
+    for w in entry["workloads"]:
+        pairs = [("floor", w["floor"])]
+        pairs += [(i["name"], i["results"][w["name"]]) for i in entry["implementations"]]
+        for name, result in pairs:
+            rows.append([w["name"], name] + [_cell(result, k) for k in keys])
+            if "error" in result:
+                notes.append(f"{w['name']} {name}: {result['error']}")
+    return "\n".join([report.text_table(rows), *notes])
+
+
+def run(args: Any, probe: Probe) -> int:
+    """The ``bench`` subcommand; ``probe`` is verify's check that an implementation starts."""
+    rounds = _positive(args.rounds, "--rounds", int)
+    limit = _positive(args.call_timeout, "--call-timeout", float) or bench.DEFAULT_CALL_TIMEOUT
+    mech = mechanisms.get(args.mechanism)
+    bench.module(mech.name)
+    adapters = [resolve(mech, n) for n in args.impls or mech.references]
+    b = _servers(adapters, args.redis_url, args.mysql_url, limit)
+    try:
+        chosen = []
+        for adapter in adapters:
+            reason = probe(mech, adapter, b)
+            if reason is None:
+                chosen.append(adapter)
+            elif args.impls:
+                raise UsageError(f"{adapter.name} cannot run: {reason}")
+            else:
+                print(f"distconform: leaving out {adapter.name}: {reason}", file=sys.stderr)
+        entry = measure_all(mech, chosen, b, rounds, limit)
+    finally:
+        b.close()
+    path = write(Path(args.report_dir), entry)
+    print(table(entry))
+    print(f"bench: {path}  (render: distconform report)")
+    failed = any("error" in r for i in entry["implementations"] for r in i["results"].values())
+    return 1 if failed or any("error" in w["floor"] for w in entry["workloads"]) else 0
