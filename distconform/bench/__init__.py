@@ -19,7 +19,10 @@ several threads); every operation is timed on its own with
 ``time.perf_counter_ns``, so the latency percentiles are per operation; ops/s
 is ``ops`` over the median round's wall time (the median resists the odd
 stalled round of a shared machine). Both include the timer's own cost, the
-floor's too. One warm-up round comes first and is not counted.
+floor's too. One warm-up round comes first and is not counted. The floor's
+ops/s comes from its *fastest* round: a floor is the least the workload can
+cost, and its rounds are short enough (a fraction of a millisecond) for one
+preemption to double them.
 
 Time limits: the set-up, every round and the tear-down run on a worker thread
 under :func:`distconform.guard.call_with_timeout`. A round that does not end
@@ -50,8 +53,8 @@ __all__ = [
     "Round",
     "Sample",
     "Sequential",
+    "Trial",
     "Workload",
-    "measure",
     "module",
     "one_line",
 ]
@@ -199,14 +202,26 @@ def _percentile(ordered: list[int], p: int) -> float:
     return round(ordered[rank] / 1000, 3)
 
 
-def summarize(workload: Workload, samples: list[Sample]) -> dict[str, Any]:
-    """bench.json's figures for one implementation on one workload."""
+#: Which round an implementation's ops/s comes from, and the floor's.
+MEDIAN, FASTEST = "median", "fastest"
+
+
+def summarize(workload: Workload, samples: list[Sample], of_round: str = MEDIAN) -> dict[str, Any]:
+    """bench.json's figures for one implementation on one workload.
+
+    ``of_round``: ops/s from the median round (implementations) or from the
+    fastest (the floor: the least the workload costs, once the scheduler
+    stayed out of the way; a median floor, in ``contended-8`` whose rounds
+    are mostly thread wake-ups, lost to the memory lock in 3 runs of 8).
+    """
     ordered = sorted(x for s in samples for x in s.latencies_ns)
-    median_wall = statistics.median(s.wall_ns for s in samples)
+    walls = [s.wall_ns for s in samples]
+    wall = min(walls) if of_round == FASTEST else statistics.median(walls)
     latency = {f"p{p}": _percentile(ordered, p) for p in PERCENTILES}
     latency["max"] = round(ordered[-1] / 1000, 3) if ordered else 0.0
     return {
-        "ops_per_s": round(workload.ops * 1e9 / median_wall, 1) if median_wall else None,
+        "ops_per_s": round(workload.ops * 1e9 / wall, 1) if wall else None,
+        "of_round": of_round,
         "latency_us": latency,
         "rounds": len(samples),
         "ops_per_round": workload.ops,
@@ -214,26 +229,55 @@ def summarize(workload: Workload, samples: list[Sample]) -> dict[str, Any]:
     }
 
 
-def measure(
-    workload: Workload, impl: Implementation, label: str, rounds: int, call_timeout: float
-) -> dict[str, Any]:
-    """Prepare, warm up, time ``rounds`` rounds and close; a failure is one line in ``error``."""
-    limit = call_timeout + workload.waits
-    what = f"{label} {workload.name}"
-    try:
-        run: Round = call_with_timeout(
-            lambda: workload.prepare(impl), call_timeout, f"{what} set-up"
-        )
-    except Exception as exc:
-        return {"error": one_line(exc)}
-    try:
-        samples = [call_with_timeout(run.round, limit, f"{what} round") for _ in range(rounds + 1)]
-        return summarize(workload, samples[1:])
-    except Exception as exc:
-        return {"error": one_line(exc)}
-    finally:
-        with contextlib.suppress(Exception):
-            call_with_timeout(run.close, call_timeout, f"{what} close")
+class Trial:
+    """One implementation on one workload, its rounds interleaved with the others'.
+
+    Interleaved: on a shared machine the load changes from second to second,
+    so the floor and every implementation take their k-th round one after the
+    other instead of each its own stretch of time. A set-up, a round or a
+    close that raises or runs over its limit ends the trial with one line in
+    ``error``; the others go on.
+    """
+
+    def __init__(self, workload: Workload, label: str, call_timeout: float) -> None:
+        self.workload, self.label, self.call_timeout = workload, label, call_timeout
+        self.samples: list[Sample] = []
+        self.error: str | None = None
+        self._run: Round | None = None
+
+    def prepare(self, impl: Implementation) -> None:
+        what = f"{self.label} {self.workload.name} set-up"
+        try:
+            self._run = call_with_timeout(
+                lambda: self.workload.prepare(impl), self.call_timeout, what
+            )
+        except Exception as exc:
+            self.error = one_line(exc)
+
+    def round(self, counted: bool = True) -> None:
+        """One more round (``counted=False``: the warm-up); nothing once the trial failed."""
+        if self._run is None or self.error is not None:
+            return
+        limit = self.call_timeout + self.workload.waits
+        try:
+            sample = call_with_timeout(self._run.round, limit, f"{self.label} round")
+        except Exception as exc:
+            self.error = one_line(exc)
+            self.close()
+            return
+        if counted:
+            self.samples.append(sample)
+
+    def close(self) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            with contextlib.suppress(Exception):
+                call_with_timeout(run.close, self.call_timeout, f"{self.label} close")
+
+    def result(self, of_round: str = MEDIAN) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error}
+        return summarize(self.workload, self.samples, of_round)
 
 
 def one_line(exc: BaseException) -> str:

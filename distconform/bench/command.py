@@ -23,6 +23,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata
@@ -109,7 +110,7 @@ def _servers(
     return _backends.resolve(redis_url, mysql_url, kinds=kinds, needed=kinds)
 
 
-def _build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Implementation, Context]:
+def build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Implementation, Context]:
     ctx = _backends.context_for(b)
     impl: Implementation = call_with_timeout(
         lambda: adapter.build(ctx), limit, f"{adapter.name}: factory"
@@ -120,7 +121,7 @@ def _build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Imple
     return impl, ctx
 
 
-def _cleanup(impl: Implementation | None, ctx: Context, limit: float) -> None:
+def cleanup(impl: Implementation | None, ctx: Context, limit: float) -> None:
     if impl is not None and impl.close is not None:
         with contextlib.suppress(Exception):
             call_with_timeout(impl.close, limit, "close")
@@ -129,21 +130,56 @@ def _cleanup(impl: Implementation | None, ctx: Context, limit: float) -> None:
         _backends.cleanup_namespace(ctx.namespace, url, None)
 
 
-def _one(
-    workload: bench.Workload, adapter: Adapter, b: _backends.Backends, rounds: int, limit: float
-) -> tuple[dict[str, Any], Implementation | None]:
-    """One implementation on one workload: its figures (or why not), and the implementation."""
+@dataclass
+class _Entrant:
+    """An implementation in one workload: built, then prepared, timed and cleaned up."""
+
+    adapter: Adapter
+    trial: bench.Trial
+    ctx: Context
     impl: Implementation | None = None
-    ctx = _backends.context_for(b)
+    skipped: str | None = None
+
+    def result(self, of_round: str = bench.MEDIAN) -> dict[str, Any]:
+        return {"skipped": self.skipped} if self.skipped else self.trial.result(of_round)
+
+
+def _enter(
+    workload: bench.Workload, adapter: Adapter, b: _backends.Backends, limit: float
+) -> _Entrant:
+    e = _Entrant(adapter, bench.Trial(workload, adapter.name, limit), _backends.context_for(b))
     try:
-        impl, ctx = _build(adapter, b, limit)
-        if workload.requires and workload.requires not in impl.capabilities:
-            return {"skipped": f"does not declare {workload.requires}"}, impl
-        return bench.measure(workload, impl, adapter.name, rounds, limit), impl
+        e.impl, e.ctx = build(adapter, b, limit)
     except Exception as exc:
-        return {"error": bench.one_line(exc)}, impl
+        e.trial.error = bench.one_line(exc)
+        return e
+    if workload.requires and workload.requires not in e.impl.capabilities:
+        e.skipped = f"does not declare {workload.requires}"
+    else:
+        e.trial.prepare(e.impl)
+    return e
+
+
+def _time(
+    workload: bench.Workload,
+    adapters: list[Adapter],
+    b: _backends.Backends,
+    rounds: int,
+    limit: float,
+) -> list[_Entrant]:
+    """Every adapter on ``workload``, their rounds interleaved (see :class:`bench.Trial`)."""
+    entrants: list[_Entrant] = []
+    try:
+        for adapter in adapters:
+            entrants.append(_enter(workload, adapter, b, limit))
+        for k in range(rounds + 1):
+            for e in entrants:
+                e.trial.round(counted=k > 0)
+        return entrants
     finally:
-        _cleanup(impl, ctx, limit)
+        for e in entrants:
+            e.trial.close()
+            cleanup(e.impl, e.ctx, limit)
 
 
 def _version(package: str | None) -> str | None:
@@ -171,16 +207,20 @@ def measure_all(
         a.name: {"name": a.name, "spec": a.spec, "results": {}} for a in adapters
     }
     for w in workloads or mod.WORKLOADS:
-        n = rounds or w.rounds
-        base, _ = _one(w, floor, b, n, limit)
-        timed.append({"name": w.name, "what": w.what, "ops_per_round": w.ops, "floor": base})
-        for a in adapters:
-            result, impl = _one(w, a, b, n, limit)
-            if "ops_per_s" in result and base.get("ops_per_s"):
-                result["x_floor"] = float(f"{result['ops_per_s'] / base['ops_per_s']:.4g}")
-            impls[a.name]["results"][w.name] = result
-            if impl is not None:
-                impls[a.name].update(package=impl.package, version=_version(impl.package))
+        base, *others = _time(w, [floor, *adapters], b, rounds or w.rounds, limit)
+        floor_result = base.result(bench.FASTEST)
+        timed.append(
+            {"name": w.name, "what": w.what, "ops_per_round": w.ops, "floor": floor_result}
+        )
+        for e in others:
+            result = e.result()
+            if "ops_per_s" in result and floor_result.get("ops_per_s"):
+                result["x_floor"] = float(f"{result['ops_per_s'] / floor_result['ops_per_s']:.4g}")
+            impls[e.adapter.name]["results"][w.name] = result
+            if e.impl is not None:
+                impls[e.adapter.name].update(
+                    package=e.impl.package, version=_version(e.impl.package)
+                )
     return {
         "mechanism": mech.name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
