@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -123,6 +123,12 @@ class Implementation:
     reported not applicable. ``needs`` names the backends it requires
     (``"redis"``, ``"mysql"``), so that a run without them skips it with a
     reason. ``package`` is the distribution whose version the report shows.
+
+    ``notes`` maps a clause id to a note the report shows beside that clause's
+    verdict, in every output: an adapter that knows why a clause fails says
+    whether the library or the adapter is at fault (``{"LOCK-7": "library:
+    release() ignores the owner; upstream issue #123"}``, ``{"LRU-4": "adapter:
+    no way to read recency without touching it"}``).
     """
 
     client: Callable[[], Any]
@@ -132,8 +138,11 @@ class Implementation:
     close: Callable[[], None] | None = None
     #: A one-line description shown in reports.
     description: str = ""
+    #: Clause id -> a note shown beside that clause's verdict (whose fault a failure is).
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Accept any iterable of names, store frozensets.
+        # Accept any iterable of names, store frozensets; notes as a dict of its own.
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
         object.__setattr__(self, "needs", frozenset(self.needs))
+        object.__setattr__(self, "notes", dict(self.notes))

@@ -18,6 +18,7 @@ and tables that start with it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -50,6 +51,10 @@ SERVER_TIMEOUT = 5.0
 ENV_REDIS = "DISTCONFORM_REDIS_URL"
 ENV_MYSQL = "DISTCONFORM_MYSQL_URL"
 ENV_MASTERS = "DISTCONFORM_REDIS_MASTERS"
+#: Servers started by a process, as JSON {url: origin}, for the processes it starts:
+#: `verify` hands its servers to the run's pytest (and its xdist workers) as URLs,
+#: which the report would otherwise call given.
+ENV_STARTED = "DISTCONFORM_STARTED_SERVERS"
 
 
 #: Tries of a private server's first start, each on a new free port (see _PrivateServer.start).
@@ -426,6 +431,8 @@ class Backends:
     _docker: bool | None = None
     _owned: list[Any] = field(default_factory=list)
     _masters: list[str] = field(default_factory=list)
+    #: URLs of the servers this object started (see ENV_STARTED).
+    _started: list[str] = field(default_factory=list)
 
     def url(self, kind: str) -> str | None:
         return self.redis_url if kind == "redis" else self.mysql_url
@@ -434,6 +441,9 @@ class Backends:
         self.versions[kind] = _CHECKS[kind](url)
         self.origin[kind] = origin
         setattr(self, f"{kind}_url", url)
+        if origin != "given" and url not in _started():  # not one a parent process started
+            self._started.append(url)
+            _set_started({**_started(), url: origin})
 
     def ensure(self, kind: str) -> str | None:
         """The URL for ``kind``, starting a server of our own the first time if need be."""
@@ -497,6 +507,24 @@ class Backends:
             with contextlib.suppress(Exception):
                 thing.stop()
         self._owned.clear()
+        _set_started({u: o for u, o in _started().items() if u not in self._started})
+        self._started.clear()
+
+
+def _started() -> dict[str, str]:
+    """The servers ENV_STARTED names: URL -> origin (private, testcontainers)."""
+    try:
+        started = json.loads(os.environ.get(ENV_STARTED) or "{}")
+    except ValueError:
+        return {}
+    return started if isinstance(started, dict) else {}
+
+
+def _set_started(started: dict[str, str]) -> None:
+    if started:
+        os.environ[ENV_STARTED] = json.dumps(started)
+    else:
+        os.environ.pop(ENV_STARTED, None)
 
 
 _CHECKS = {"redis": check_redis, "mysql": check_mysql}
@@ -533,7 +561,8 @@ def resolve(
         if not url or (needed is not None and kind not in needed):
             continue
         try:
-            b._use(kind, url, "given")
+            # A server a parent process started is still not the user's.
+            b._use(kind, url, _started().get(url, "given"))
         except BackendUnavailable as exc:
             raise BackendUnavailable(f"{exc} (the URL came from {source})") from None
     for kind in kinds:

@@ -258,7 +258,7 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from distconform import html
+    from distconform import report
 
     path = Path(args.input)
     if not path.exists():
@@ -270,7 +270,7 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:  # a folder, no permission, ...
         raise UsageError(f"cannot read {path}: {exc}") from None
     out = Path(args.out) if args.out else path.parent
-    written = html.render_all(data, out)
+    written = report.render_all(data, out)
     for p in written:
         print(p)
     return 0

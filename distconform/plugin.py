@@ -364,6 +364,7 @@ def impl(request: pytest.FixtureRequest, dc_backends: _backends.Backends) -> Ite
             "package": built.package,
             "capabilities": sorted(built.capabilities),
             "description": built.description,
+            "notes": dict(built.notes),
         },
     )
     marker = request.node.get_closest_marker("clause")

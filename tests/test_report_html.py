@@ -18,11 +18,13 @@ import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import jsonschema
 import pytest
 
 from distconform import clauses as _clauses
-from distconform import html, report
+from distconform import report
 from distconform.calibrate import Calibration, Figures, judge
 from distconform.cli import main
 
@@ -40,7 +42,7 @@ VERIFY_TIMEOUT = 300
 
 
 def _test(
-    impl: str, clause: str, outcome: str, message: str = "", test: str = ""
+    impl: str, clause: str, outcome: str, message: str = "", test: str = "", duration: float = 0.01
 ) -> dict[str, Any]:
     return {
         "implementation": impl,
@@ -50,12 +52,13 @@ def _test(
         "test": test or f"conformance/test_lock.py::test_{clause.lower()}[{impl}]",
         "outcome": outcome,
         "message": message,
-        "duration": 0.01,
+        "duration": duration,
     }
 
 
-def _impl(name: str, caps: list[str]) -> dict[str, Any]:
+def _impl(name: str, caps: list[str], notes: dict[str, str] | None = None) -> dict[str, Any]:
     return {
+        "notes": notes or {},
         "name": name,
         "mechanism": "lock",
         "spec": f"tests:{name}",
@@ -66,6 +69,8 @@ def _impl(name: str, caps: list[str]) -> dict[str, Any]:
 
 
 XSS = "<script>alert('x')</script> & \"quoted\""
+#: The adapter of "mixed" says whose fault its LOCK-2 failure is (Implementation.notes).
+NOTE = "library at fault: release() is a no-op in 1.2 <upstream #7>"
 
 
 def sample() -> dict[str, Any]:
@@ -77,7 +82,14 @@ def sample() -> dict[str, Any]:
     idle  : LOCK-12 n/a only                                                  -> 0/0
     """
     tests = [
-        _test("mixed", "LOCK-1", "pass"),
+        _test("mixed", "LOCK-1", "pass", duration=0.25),
+        _test(
+            "mixed",
+            "LOCK-1",
+            "pass",
+            test="conformance/test_lock.py::test_more[mixed]",
+            duration=0.5,
+        ),
         _test("mixed", "LOCK-2", "fail", "AssertionError: lock still held\n  repro: A, B " + XSS),
         _test("mixed", "LOCK-3", "error", "ConnectionError: server went away"),
         _test("mixed", "LOCK-4", "skipped", "no redis server"),
@@ -89,12 +101,12 @@ def sample() -> dict[str, Any]:
         _test("idle", "LOCK-12", "n/a", "not applicable: LOCK-12 needs capability 'fencing'"),
     ]
     impls = {
-        "lock/mixed": _impl("mixed", ["extend"]),
+        "lock/mixed": _impl("mixed", ["extend"], {"LOCK-2": NOTE}),
         "lock/clean": _impl("clean", ["extend", "fencing"]),
         "lock/soft": _impl("soft", []),
         "lock/idle": _impl("idle", []),
     }
-    tests[6]["timing"] = TIMING
+    tests[7]["timing"] = TIMING
     return report.build(tests, impls, None, calibration=CALIBRATION.to_json())
 
 
@@ -132,6 +144,7 @@ def check_calibration(dom: Dom) -> None:
 BROKEN = textwrap.dedent(
     '''
     """A lock whose release frees nothing and whose acquire of "left" raises."""
+    NOTE = "adapter at fault: release() is stubbed out on purpose"
     from typing import Any
 
     from distconform.api import Context, Implementation
@@ -150,7 +163,9 @@ BROKEN = textwrap.dedent(
 
     def factory(ctx: Context) -> Implementation:
         service = memory.MemoryLockService(ctx.clock)
-        return Implementation(client=lambda: Client(service), description="frees nothing")
+        return Implementation(
+            client=lambda: Client(service), description="frees nothing", notes={"LOCK-2": NOTE}
+        )
     '''
 )
 BROKEN_NAME = "dc_html_broken:factory"
@@ -168,6 +183,14 @@ REAL_EXPECTED = {
     BROKEN_NAME: {"LOCK-2": "fail", "LOCK-9": "fail", "LOCK-11": "error", "LOCK-12": "n/a"},
 }
 REAL_SCORES = {"memory": (4, 4), BROKEN_NAME: (0, 3)}
+REAL_NOTE = "adapter at fault: release() is stubbed out on purpose"
+
+
+def check_real_notes(dom: Dom) -> None:
+    """The broken adapter's note reached the page through the plugin, beside LOCK-2 only."""
+    assert REAL_NOTE in dom.one("outcome", data_impl=BROKEN_NAME, data_clause="LOCK-2").text
+    assert REAL_NOTE in dom.one("failure", data_impl=BROKEN_NAME, data_clause="LOCK-2").text
+    assert REAL_NOTE not in dom.one("outcome", data_impl=BROKEN_NAME, data_clause="LOCK-9").text
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +214,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     assert proc.returncode == 1, f"verify exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     data = json.loads(path.read_text(encoding="utf-8"))
     out = root / "rendered"
-    html.render_all(data, out)
+    report.render_all(data, out)
     return data, out / "report.html"
 
 
@@ -199,10 +222,17 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
 
 
 class Element:
-    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+    def __init__(self, tag: str, attrs: dict[str, str], parent: Element | None) -> None:
         self.tag = tag
         self.attrs = attrs
         self.text = ""
+        self.parent = parent
+
+    def within(self, other: Element) -> bool:
+        el = self.parent
+        while el is not None and el is not other:
+            el = el.parent
+        return el is other
 
     @property
     def classes(self) -> set[str]:
@@ -225,7 +255,7 @@ class Dom(HTMLParser):
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        el = Element(tag, {k: v or "" for k, v in attrs})
+        el = Element(tag, {k: v or "" for k, v in attrs}, self._open[-1] if self._open else None)
         self.elements.append(el)
         if tag not in self.VOID:
             self._open.append(el)
@@ -264,6 +294,41 @@ def matrix(dom: Dom) -> tuple[list[str], list[str], dict[tuple[str, str], str], 
     return rows, cols, cells, scores
 
 
+def level_scores(expected: dict[str, str]) -> tuple[str, str]:
+    """The MUST and SHOULD scores of expected outcomes, counted here from the spec's levels."""
+    level = {c.id: c.level for c in _clauses.load("lock")}
+    out = []
+    for lvl in ("MUST", "SHOULD"):
+        counted = [o for cid, o in expected.items() if level[cid] == lvl and o != "n/a"]
+        out.append(f"{counted.count('pass')}/{len(counted)}")
+    return out[0], out[1]
+
+
+def check_toc(dom: Dom) -> None:
+    """A table of contents whose every link lands on an element of the page."""
+    ids = {e.attrs["id"] for e in dom.elements if "id" in e.attrs}
+    nav = [e for e in dom.elements if e.attrs.get("id") == "toc"]
+    assert len(nav) == 1, "one table of contents"
+    targets = [e.attrs["href"].removeprefix("#") for e in dom.elements
+               if e.tag == "a" and e.within(nav[0])]  # fmt: skip
+    assert {"run", "calibration", "mechanism-lock", "mechanism-lock-failures"} <= set(targets)
+    assert not [t for t in targets if t not in ids], "every link of the contents has a target"
+
+
+def check_scores_and_notes(dom: Dom) -> None:
+    """Sample page: MUST and SHOULD apart, a colour per fraction, the adapter's note shown."""
+    soft = dom.one("score", data_impl="soft")
+    assert (soft.attrs["data-must"], soft.attrs["data-should"]) == ("1/1", "0/1")
+    colors = {e.attrs["data-impl"]: e.attrs["data-color"] for e in dom.find("score")}
+    # 1/4, 2/2, 1/2 and nothing applicable: four fractions, four colours.
+    assert len(set(colors.values())) == 4, colors
+    assert all(colors[i] in dom.one("score", data_impl=i).attrs["style"] for i in colors)
+    cell = dom.one("outcome", data_impl="mixed", data_clause="LOCK-2")
+    assert NOTE in cell.text and [e for e in dom.find("note") if e.text == NOTE]
+    assert NOTE in dom.one("failure", data_impl="mixed", data_clause="LOCK-2").text
+    assert NOTE not in dom.one("outcome", data_impl="mixed", data_clause="LOCK-3").text
+
+
 def check_matrix(
     dom: Dom,
     impls: list[str],
@@ -279,10 +344,11 @@ def check_matrix(
             want = expected[impl].get(cid, "not-run")
             assert cells[(impl, cid)] == want, f"{impl} {cid}"
             cell = dom.one("outcome", data_impl=impl, data_clause=cid)
-            assert cell.text.strip() == html.OUTCOMES[want]
+            assert cell.text.strip().startswith(report.LABELS[want])
             assert f"o-{'na' if want == 'n/a' else want}" in cell.classes, "coloured by outcome"
         passed, applicable = scores[impl]
-        assert shown[impl] == f"{passed}/{applicable}"
+        must, should = level_scores(expected[impl])
+        assert shown[impl].split() == [f"{passed}/{applicable}", "MUST", must, "SHOULD", should]
         score = dom.one("score", data_impl=impl)
         assert (score.attrs["data-passed"], score.attrs["data-applicable"]) == (
             str(passed),
@@ -362,20 +428,43 @@ def test_score_counts_neither_na_nor_not_run() -> None:
 
 
 def test_badges(tmp_path: Path) -> None:
-    written = html.render_all(sample(), tmp_path)
-    badges = {p.name: json.loads(p.read_text()) for p in (tmp_path / "badges").iterdir()}
+    data = sample()
+    written = report.render_all(data, tmp_path)
+    folder = tmp_path / "badges"
+    badges = {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    svgs = {p.name: p.read_text() for p in folder.glob("*.svg")}
     assert sorted(badges) == sorted(f"lock-{n}.json" for n in SAMPLE_IMPLS)
-    assert {p.name for p in written} >= {"report.html", "report.md", *badges}
+    assert sorted(svgs) == sorted(f"lock-{n}.svg" for n in SAMPLE_IMPLS)
+    assert {p.name for p in written} >= {"report.html", "report.md", *badges, *svgs}
+    version = data["suite"]["version"]
+    assert version
     assert badges["lock-mixed.json"] == {
-        "schemaVersion": 1, "label": "lock mixed", "message": "1/4 clauses", "color": "red",
+        "schemaVersion": 1, "label": f"distconform {version} lock mixed",
+        "message": "1/4 clauses (MUST 1/4, SHOULD 0/0)",
+        "color": report.fraction_color(1, 4).removeprefix("#"),
     }  # fmt: skip
-    assert badges["lock-clean.json"]["color"] == "brightgreen"
-    assert badges["lock-clean.json"]["message"] == "2/2 clauses"
-    # Only a SHOULD clause failed: not green, not red.
-    assert badges["lock-soft.json"]["color"] == "yellow"
-    # Nothing applied: nothing proven.
-    assert badges["lock-idle.json"]["message"] == "0/0 clauses"
-    assert badges["lock-idle.json"]["color"] == "yellow"
+    assert badges["lock-soft.json"]["message"] == "1/2 clauses (MUST 1/1, SHOULD 0/1)"
+    colors = {name: b["color"] for name, b in badges.items()}
+    assert len(set(colors.values())) == 4, f"1/4, 2/2, 1/2, 0/0 are four colours: {colors}"
+    # The SVG says what the JSON says, escaped, and colours its right half alike.
+    for name, b in badges.items():
+        svg = svgs[name.replace(".json", ".svg")]
+        root = ElementTree.fromstring(svg)
+        texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert texts == [b["label"], b["message"]], name
+        fills = [r.get("fill") for r in root.iter("{http://www.w3.org/2000/svg}rect")]
+        assert fills[1] == "#" + b["color"], name
+
+
+def test_colour_is_graded_by_the_fraction_passed() -> None:
+    colors = [report.fraction_color(p, 13) for p in range(14)]
+    assert len(set(colors)) == 14, "every fraction of 13 its own colour"
+    assert colors[12] != colors[3]
+    rgb = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in colors]
+    assert rgb[0][0] > 2 * rgb[0][1], "none passed: red"
+    assert all(rgb[i][1] < rgb[i + 1][1] for i in range(13)), "greener as more pass"
+    assert rgb[13][1] > 2 * rgb[13][0], "all passed: green"
+    assert report.fraction_color(0, 0) not in colors, "nothing applied: apart"
 
 
 def test_badge_colour_for_a_skip_only() -> None:
@@ -384,9 +473,9 @@ def test_badge_colour_for_a_skip_only() -> None:
         {"lock/x": _impl("x", [])},
         None,
     )
-    assert html.badge(data, "lock", "x") == {
-        "schemaVersion": 1, "label": "lock x", "message": "1/2 clauses", "color": "yellow",
-    }  # fmt: skip
+    shield = report.badge(data, "lock", "x")
+    assert shield["message"] == "1/2 clauses (MUST 1/2, SHOULD 0/0)"
+    assert shield["color"] == report.fraction_color(1, 2).removeprefix("#")
 
 
 def test_badge_names_are_file_safe_and_distinct(tmp_path: Path) -> None:
@@ -396,20 +485,68 @@ def test_badge_names_are_file_safe_and_distinct(tmp_path: Path) -> None:
         {f"lock/{n}": _impl(n, []) for n in names},
         None,
     )
-    html.render_all(data, tmp_path)
-    files = sorted(p.name for p in (tmp_path / "badges").iterdir())
+    report.render_all(data, tmp_path)
+    files = sorted(p.name for p in (tmp_path / "badges").glob("*.json"))
     assert files == ["lock-odd-name-2.json", "lock-pkg.mod-make-2.json", "lock-pkg.mod-make.json"]
     labels = {json.loads((tmp_path / "badges" / f).read_text())["label"] for f in files}
-    assert labels == {f"lock {n}" for n in names}
+    version = data["suite"]["version"]
+    assert labels == {f"distconform {version} lock {n}" for n in names}
+
+
+def test_scores_by_level_and_durations_in_report_json() -> None:
+    data = sample()
+    jsonschema.validate(data, report.json_schema())
+    by_name = {i["name"]: i for i in data["implementations"]}
+    assert by_name["soft"]["score"] == {
+        "all": {"passed": 1, "applicable": 2},
+        "MUST": {"passed": 1, "applicable": 1},
+        "SHOULD": {"passed": 0, "applicable": 1},
+    }
+    for impl in SAMPLE_IMPLS:
+        must, should = level_scores(SAMPLE_EXPECTED[impl])
+        got = by_name[impl]["score"]
+        assert (f"{got['MUST']['passed']}/{got['MUST']['applicable']}",
+                f"{got['SHOULD']['passed']}/{got['SHOULD']['applicable']}") == (must, should)  # fmt: skip
+    row = next(
+        r for r in data["results"] if (r["implementation"], r["clause"]) == ("mixed", "LOCK-1")
+    )
+    assert (row["duration"], row["duration_max"]) == (0.75, 0.5), "sum and max of its two tests"
+    assert row["note"] is None
+    noted = next(
+        r for r in data["results"] if (r["implementation"], r["clause"]) == ("mixed", "LOCK-2")
+    )
+    assert noted["note"] == NOTE
+
+
+def test_text_and_markdown_show_levels_notes_and_durations() -> None:
+    data = sample()
+    table = report.clause_table(data)
+    lines = {line.split("  ")[0]: line.split() for line in table.splitlines() if "  " in line}
+    assert lines["LOCK-2"][2] == "FAIL*", "the noted cell is marked"
+    assert lines["MUST score"][2:] == ["1/4", "2/2", "1/1", "0/0"]
+    assert lines["SHOULD score"][2:] == ["0/0", "0/0", "0/1", "0/0"]
+    assert f"* mixed LOCK-2 (FAIL): {NOTE}" in table.splitlines()
+    md = report.markdown(data)
+    assert "| MUST score |  | 1/4 | 2/2 | 1/1 | 0/0 |" in md
+    assert "| SHOULD score |  | 0/0 | 0/0 | 0/1 | 0/0 |" in md
+    assert f"- mixed LOCK-2 (FAIL): {NOTE}" in md
+    failure = next(line for line in md.splitlines() if line.startswith("- **mixed LOCK-2**"))
+    assert f"Adapter's note: {NOTE}" in failure
+    assert "| mixed | LOCK-1 | 0.75 s | 0.50 s |" in md, "the slowest clause, first"
 
 
 def test_html_matrix_from_sample(tmp_path: Path) -> None:
     data = sample()
-    html.render_all(data, tmp_path)
+    report.render_all(data, tmp_path)
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     dom = Dom(text)
     check_matrix(dom, SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES)
     check_calibration(dom)
+    check_toc(dom)
+    check_scores_and_notes(dom)
+    cell = dom.one("outcome", data_impl="mixed", data_clause="LOCK-1")
+    assert (cell.attrs["data-duration"], cell.attrs["data-duration-max"]) == ("0.75", "0.5")
+    assert "0.75 s (slowest test 0.50 s)" in cell.attrs["title"]
     row = dom.one("clause", data_clause="LOCK-12")
     assert "fencing" in row.text and "Every grant's token is greater" in row.text
     head = dom.one("impl", data_impl="clean")
@@ -434,7 +571,7 @@ def test_html_matrix_from_sample(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
-    html.render_all(sample(), tmp_path)
+    report.render_all(sample(), tmp_path)
     dom = Dom((tmp_path / "report.html").read_text(encoding="utf-8"))
     for e in dom.elements:
         for attr in ("src", "href", "srcset", "data", "action"):
@@ -447,7 +584,7 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
 
 def test_markdown_beside_it(tmp_path: Path) -> None:
     data = sample()
-    html.render_all(data, tmp_path)
+    report.render_all(data, tmp_path)
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == report.markdown(data)
 
 
@@ -457,18 +594,29 @@ def test_real_run_html(real_run: tuple[dict[str, Any], Path]) -> None:
     assert [i["name"] for i in data["implementations"]] == impls
     for impl, (passed, applicable) in REAL_SCORES.items():
         assert report.score(data, "lock", impl) == (passed, applicable)
+    jsonschema.validate(data, report.json_schema())
     dom = Dom(page.read_text(encoding="utf-8"))
     check_matrix(dom, impls, REAL_EXPECTED, REAL_SCORES)
+    check_toc(dom)
+    check_real_notes(dom)
+    memory = dom.one("impl", data_impl="memory")
+    assert f"distconform {data['suite']['version']} (reference)" in memory.text
+    # Every clause that ran has its tests' seconds; not-run ones have none.
+    for r in data["results"]:
+        if r["outcome"] == "not-run":
+            assert r["duration"] == 0 and not r["tests"]
+        else:
+            assert r["duration"] > 0 and 0 < r["duration_max"] <= r["duration"], r
     # The minimal reproductions: the failed assertion and the raised error, in full.
     fail = dom.one("failure", data_impl=BROKEN_NAME, data_clause="LOCK-2")
     assert "lock still held after its holder released it" in fail.text
     err = dom.one("failure", data_impl=BROKEN_NAME, data_clause="LOCK-11")
     assert "RuntimeError: backend refused <left> & gave up" in err.text
     badges = page.parent / "badges"
-    assert json.loads((badges / "lock-memory.json").read_text())["color"] == "brightgreen"
-    assert json.loads((badges / "lock-dc_html_broken-factory.json").read_text())["message"] == (
-        "0/3 clauses"
-    )
+    green = report.fraction_color(4, 4).removeprefix("#")
+    assert json.loads((badges / "lock-memory.json").read_text())["color"] == green
+    broken = json.loads((badges / "lock-dc_html_broken-factory.json").read_text())
+    assert broken["message"] == "0/3 clauses (MUST 0/3, SHOULD 0/0)"
 
 
 @pytest.mark.parametrize("source", ["sample", "real run"])
@@ -477,7 +625,7 @@ def test_chromium_reads_the_matrix(
 ) -> None:
     chromium()  # skip (or fail under CI) before running anything
     if source == "sample":
-        html.render_all(sample(), tmp_path / "out")
+        report.render_all(sample(), tmp_path / "out")
         page = tmp_path / "out" / "report.html"
         impls, expected, scores = SAMPLE_IMPLS, SAMPLE_EXPECTED, SAMPLE_SCORES
     else:
@@ -485,8 +633,12 @@ def test_chromium_reads_the_matrix(
         impls, expected, scores = list(REAL_EXPECTED), REAL_EXPECTED, REAL_SCORES
     dom = Dom(dump_dom(page, tmp_path / "profile"))
     check_matrix(dom, impls, expected, scores)
+    check_toc(dom)
     if source == "sample":
         check_calibration(dom)
+        check_scores_and_notes(dom)
+    else:
+        check_real_notes(dom)
     assert not [e for e in dom.elements if e.tag == "script"]
 
 
@@ -498,7 +650,7 @@ def test_cli_report_prints_the_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
     site = tmp_path / "site"
     assert printed[:2] == [str(site / "report.html"), str(site / "report.md")]
     assert sorted(printed[2:]) == sorted(
-        str(site / "badges" / f"lock-{n}.json") for n in SAMPLE_IMPLS
+        str(site / "badges" / f"lock-{n}.{ext}") for n in SAMPLE_IMPLS for ext in ("json", "svg")
     )
     assert all(Path(p).is_file() for p in printed)
     # Without --out the files go beside the input.
