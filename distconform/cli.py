@@ -270,7 +270,9 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:  # a folder, no permission, ...
         raise UsageError(f"cannot read {path}: {exc}") from None
     out = Path(args.out) if args.out else path.parent
-    written = report.render_all(data, out)
+    from distconform.report import bench
+
+    written = report.render_all(data, out, bench.load(path.parent))
     for p in written:
         print(p)
     return 0

@@ -49,6 +49,8 @@ from distconform.guard import DEFAULT_CALL_TIMEOUT, call_with_timeout
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
+    "FILENAME",
+    "FORMAT",
     "Contenders",
     "Round",
     "Sample",
@@ -59,6 +61,9 @@ __all__ = [
     "one_line",
 ]
 
+#: bench.json, beside report.json, and the version of its shape.
+FILENAME = "bench.json"
+FORMAT = 1
 #: Per-operation latency percentiles written to bench.json.
 PERCENTILES = (50, 90, 99)
 

@@ -34,13 +34,12 @@ from distconform import backends as _backends
 from distconform import bench, mechanisms
 from distconform.adapters import Adapter, resolve
 from distconform.api import Context, Implementation
+from distconform.bench import FILENAME, FORMAT
 from distconform.errors import UsageError
 from distconform.guard import call_with_timeout
 
 __all__ = ["run"]
 
-FORMAT = 1
-FILENAME = "bench.json"
 
 Probe = Callable[[mechanisms.Mechanism, Adapter, _backends.Backends], str | None]
 

@@ -42,10 +42,13 @@ def _badge_stems(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
-def render_all(data: dict[str, Any], out: Path) -> list[Path]:
-    """Write report.html, report.md and badges/<mech>-<impl>.json and .svg into ``out``."""
+def render_all(data: dict[str, Any], out: Path, bench: dict[str, Any] | None = None) -> list[Path]:
+    """Write report.html, report.md and badges/<mech>-<impl>.json and .svg into ``out``.
+
+    ``bench``: bench.json's data, drawn in report.html's benchmarks section.
+    """
     validate(data)
-    page = render_html(data)
+    page = render_html(data, bench)
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "report.html", out / "report.md"]

@@ -31,6 +31,7 @@ from typing import Any
 
 import jinja2
 
+from distconform.report import bench as _bench
 from distconform.report import view as _view
 from distconform.report.jinja import environment
 from distconform.report.md import ms, seconds
@@ -63,10 +64,11 @@ def _calibration(cal: Any) -> dict[str, Any] | None:
     }
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The compliance matrix as one self-contained HTML page."""
+def render_html(data: dict[str, Any], bench: dict[str, Any] | None = None) -> str:
+    """The compliance matrix as one self-contained HTML page (with bench.json's bars, if given)."""
     validate(data)
     v = _view.view(data)
+    benchmarks = _bench.section(bench) if bench else None
     template = environment().get_template("report.html.j2")
     try:
         return template.render(
@@ -76,8 +78,9 @@ def render_html(data: dict[str, Any]) -> str:
             ms=ms,
             seconds=seconds,
             mechanisms=v.mechanisms,
-            toc=v.toc,
+            toc=[*v.toc, benchmarks.toc] if benchmarks else v.toc,
             calibration=_calibration(v.calibration),
+            bench=benchmarks,
         )
     except jinja2.UndefinedError as exc:
         raise ReportError(f"not a distconform report: {exc}") from None
