@@ -175,6 +175,7 @@ def test_a_hanging_implementation_fails_its_benchmark_not_the_run(
         (["lru", "memory", "--call-timeout", "-1"], "--call-timeout '-1'"),
         (["lru", "memory", "--call-timeout", "nan"], "--call-timeout 'nan'"),
         (["lru", "redis", "--redis-url", "redis://127.0.0.1:1/0"], "cannot reach Redis"),
+        (["lru", "memory", "cachetools", "memory"], "memory named twice"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -185,3 +186,14 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2 and len(err) == 1, (code, err)
     assert needle in err[0], err[0]
     assert not (tmp_path / "bench.json").exists()
+
+
+def test_the_table_calls_a_ratio_above_1_a_floor_bug() -> None:
+    result = {"ops_per_s": 20.0, "x_floor": 2.0, "latency_us": {"p50": 1.0, "p99": 2.0},
+              "rounds": 1}  # fmt: skip
+    entry = {
+        "workloads": [{"name": "get-hit", "floor": {**result, "ops_per_s": 10.0}}],
+        "implementations": [{"name": "fast", "results": {"get-hit": result}}],
+    }
+    row = next(line for line in command.table(entry).splitlines() if " fast " in line)
+    assert "2 (floor beaten: a bug in the floor)" in row

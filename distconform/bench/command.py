@@ -256,7 +256,8 @@ def _cell(result: dict[str, Any], key: str) -> str:
     if key in ("p50", "p99"):
         return f"{result['latency_us'][key]:,.1f}"
     if key == "x_floor":
-        return f"{result.get('x_floor', 1.0):.3g}"
+        ratio = result.get("x_floor", 1.0)
+        return f"{ratio:.3g}" + (" (floor beaten: a bug in the floor)" if ratio > 1 else "")
     return f"{result[key]:,.0f}"
 
 
@@ -283,6 +284,9 @@ def run(args: Any, probe: Probe) -> int:
     limit = _positive(args.call_timeout, "--call-timeout", float) or bench.DEFAULT_CALL_TIMEOUT
     mech = mechanisms.get(args.mechanism)
     bench.module(mech.name)
+    twice = sorted({n for n in args.impls if args.impls.count(n) > 1})
+    if twice:
+        raise UsageError(f"{', '.join(twice)} named twice: name each implementation once")
     adapters = [resolve(mech, n) for n in args.impls or mech.references]
     b = _servers(adapters, args.redis_url, args.mysql_url, limit)
     try:
