@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from distconform import backends, mechanisms
 from distconform.adapters import resolve
 from distconform.api import Context, Implementation
-from distconform.bench import command
+from distconform.bench import Contenders, command
 from distconform.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,3 +198,31 @@ def test_the_table_calls_a_ratio_above_1_a_floor_bug() -> None:
     }
     row = next(line for line in command.table(entry).splitlines() if " fast " in line)
     assert "2 (floor beaten: a bug in the floor)" in row
+
+
+def test_a_hanging_contender_fails_the_round_within_its_limit() -> None:
+    """Contenders: one thread stuck, the round raises after ``limit``; a raising one re-raises."""
+    stuck = threading.Event()
+
+    def hang() -> tuple[list[int], int]:
+        stuck.wait(HANG_S)
+        return [], 0
+
+    def fine() -> tuple[list[int], int]:
+        return [1], 0
+
+    crowd = Contenders([hang, fine], 0.2, [])
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"did not finish within 0\.2s"):
+        crowd.round()
+    assert time.monotonic() - started < HANG_S
+    stuck.set()
+    crowd.close()
+
+    def boom() -> tuple[list[int], int]:
+        raise ValueError("client broke")
+
+    crowd = Contenders([boom, fine], 5.0, [])
+    with pytest.raises(ValueError, match="client broke"):
+        crowd.round()
+    crowd.close()

@@ -161,18 +161,24 @@ def _enter(
 
 def _time(
     workload: bench.Workload,
+    floor: Adapter,
     adapters: list[Adapter],
     b: _backends.Backends,
     rounds: int,
     limit: float,
 ) -> list[_Entrant]:
-    """Every adapter on ``workload``, their rounds interleaved (see :class:`bench.Trial`)."""
+    """The floor, then every adapter, on ``workload``, their rounds interleaved.
+
+    See :class:`bench.Trial`. The floor takes at least ``bench.FLOOR_ROUNDS``
+    rounds (the last ones after the others' are done): its figure is its
+    fastest round, and its rounds cost next to nothing.
+    """
     entrants: list[_Entrant] = []
     try:
-        for adapter in adapters:
+        for adapter in [floor, *adapters]:
             entrants.append(_enter(workload, adapter, b, limit))
-        for k in range(rounds + 1):
-            for e in entrants:
+        for k in range(max(rounds, bench.FLOOR_ROUNDS) + 1):
+            for e in entrants if k <= rounds else entrants[:1]:
                 e.trial.round(counted=k > 0)
         return entrants
     finally:
@@ -197,6 +203,7 @@ def measure_all(
     rounds: int | None,
     limit: float,
     workloads: list[bench.Workload] | None = None,
+    progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """bench.json's entry for ``mech``: each workload (default: all) on the floor and each impl."""
     mod = bench.module(mech.name)
@@ -206,7 +213,8 @@ def measure_all(
         a.name: {"name": a.name, "spec": a.spec, "results": {}} for a in adapters
     }
     for w in workloads or mod.WORKLOADS:
-        base, *others = _time(w, [floor, *adapters], b, rounds or w.rounds, limit)
+        progress(f"{mech.name} {w.name}: floor + {len(adapters)}, {rounds or w.rounds} rounds")
+        base, *others = _time(w, floor, adapters, b, rounds or w.rounds, limit)
         floor_result = base.result(bench.FASTEST)
         timed.append(
             {"name": w.name, "what": w.what, "ops_per_round": w.ops, "floor": floor_result}
@@ -278,6 +286,11 @@ def table(entry: dict[str, Any]) -> str:
     return "\n".join([report.text_table(rows), *notes])
 
 
+def _note(line: str) -> None:
+    """Progress on stderr: a run of slow libraries takes minutes, the table comes at the end."""
+    print(f"distconform bench: {line}", file=sys.stderr, flush=True)
+
+
 def run(args: Any, probe: Probe) -> int:
     """The ``bench`` subcommand; ``probe`` is verify's check that an implementation starts."""
     rounds = _positive(args.rounds, "--rounds", int)
@@ -299,7 +312,7 @@ def run(args: Any, probe: Probe) -> int:
                 raise UsageError(f"{adapter.name} cannot run: {reason}")
             else:
                 print(f"distconform: leaving out {adapter.name}: {reason}", file=sys.stderr)
-        entry = measure_all(mech, chosen, b, rounds, limit)
+        entry = measure_all(mech, chosen, b, rounds, limit, progress=_note)
     finally:
         b.close()
     path = write(Path(args.report_dir), entry)

@@ -6,7 +6,8 @@
 - ``contended-8``: 8 clients on 8 threads each run ``CYCLES`` cycles of
   ``acquire(timeout=CONTENDED_TIMEOUT)`` + ``release`` on one lock; one
   operation is one cycle (its latency includes the wait for the lock), a round
-  is the whole batch, thread starts included. A waiter that gives up fails its
+  is the whole batch, from releasing the waiting threads to the last one done
+  (:class:`distconform.bench.Contenders`). A waiter that gives up fails its
   cycle: a result, not a harness error.
 
 The floor is a client that records a grant with one dict store and drops it
@@ -29,9 +30,12 @@ from distconform.bench import Contenders, Round, Sequential, Workload, closer
 TTL = 10.0
 CONTENDED_TIMEOUT = 5.0
 CONTENDERS = 8
-#: Cycles per thread per round: enough hand-overs to average over, few enough
-#: that libraries which poll every 0.1-0.2 s finish a round in about a second.
-CYCLES = 4
+#: Cycles per thread per round: enough that the lock's work, not the eight
+#: thread wake-ups, makes most of a round (with 4, the memory lock's median
+#: round came within 0.71 x of the floor's fastest in 50 runs; with 8, 0.57),
+#: few enough that libraries which poll every 0.1-0.2 s finish a round in
+#: about two seconds.
+CYCLES = 8
 OPS = 200
 NAME = "bench"
 
