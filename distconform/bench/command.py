@@ -38,7 +38,7 @@ from distconform.bench import FILENAME, FORMAT
 from distconform.errors import UsageError
 from distconform.guard import call_with_timeout
 
-__all__ = ["run"]
+__all__ = ["add_parser", "build", "cleanup", "measure_all", "run", "table", "write"]
 
 
 Probe = Callable[[mechanisms.Mechanism, Adapter, _backends.Backends], str | None]
@@ -71,7 +71,10 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--redis-url", help=f"Redis URL (or ${_backends.ENV_REDIS})")
     b.add_argument("--mysql-url", help=f"MySQL URL (or ${_backends.ENV_MYSQL})")
     b.add_argument("--report-dir", default=".distconform", help="where bench.json goes")
-    b.add_argument("--rounds", metavar="N", help="timed rounds per workload (default: its own)")
+    b.add_argument(
+        "--rounds", metavar="N",
+        help=f"timed rounds per workload (default: its own; floor: {bench.FLOOR_ROUNDS} or more)",
+    )  # fmt: skip
     b.add_argument(
         "--call-timeout", metavar="S",
         help=f"seconds a set-up or a round may take (default {bench.DEFAULT_CALL_TIMEOUT:g}); "
@@ -110,6 +113,7 @@ def _servers(
 
 
 def build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Implementation, Context]:
+    """The implementation on this run's servers under a fresh namespace, and its context."""
     ctx = _backends.context_for(b)
     impl: Implementation = call_with_timeout(
         lambda: adapter.build(ctx), limit, f"{adapter.name}: factory"
@@ -121,6 +125,7 @@ def build(adapter: Adapter, b: _backends.Backends, limit: float) -> tuple[Implem
 
 
 def cleanup(impl: Implementation | None, ctx: Context, limit: float) -> None:
+    """Close the implementation, then remove the keys and tables of its namespace: only those."""
     if impl is not None and impl.close is not None:
         with contextlib.suppress(Exception):
             call_with_timeout(impl.close, limit, "close")
