@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from distconform import backends as _backends
 from distconform import clauses as _clauses
-from distconform import mechanisms
+from distconform import failures, mechanisms
 from distconform.adapters import Adapter, resolve, validate_client
 from distconform.api import Context, Implementation
 from distconform.calibrate import Calibrator, Timing
@@ -36,6 +37,8 @@ OPT_REQUIRE = "--require-backends"
 OPT_TIMEOUT = "--call-timeout"
 OPT_REPORT = "--dc-report-dir"
 OPT_CLAUSE = "--clause"
+OPT_PROGRESS = "--dc-progress"
+OPT_KEEP = "--dc-keep-history"
 NOT_APPLICABLE = "not applicable"
 #: Ini option: pytest-xdist workers for a run that names none (see pytest_load_initial_conftests).
 INI_WORKERS = "distconform_workers"
@@ -47,6 +50,8 @@ _ADAPTERS_KEY = pytest.StashKey[dict[str, list[Adapter]]]()
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _IMPLS_KEY = pytest.StashKey[dict[str, dict[str, Any]]]()
 _CALIBRATOR_KEY = pytest.StashKey[Calibrator]()
+#: time.monotonic() when a test's setup began: its reproduction's times count from it.
+_STARTED_KEY = pytest.StashKey[float]()
 #: The user_properties key under which a test's timing checks travel to the report.
 TIMING_PROPERTY = "distconform_timing"
 #: The workeroutput key under which an xdist worker sends its servers and calibration.
@@ -77,8 +82,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "it to one implementation (the report's name for it)",
     )  # fmt: skip
     g.addoption(
+        OPT_PROGRESS, action="store_true", default=False,
+        help="one line per finished test naming implementation, clauses and outcome "
+        "(`distconform verify -v`), instead of pytest's dots",
+    )  # fmt: skip
+    g.addoption(
         OPT_REPORT, default=".distconform",
-        help="folder for report.json and report.md (default .distconform)",
+        help="folder for report.json, report.md and history/ (default .distconform)",
+    )  # fmt: skip
+    g.addoption(
+        OPT_KEEP, type=int, default=None, metavar="N",
+        help="keep only the newest N reports in history/ (default: every run's)",
     )  # fmt: skip
     parser.addini(
         INI_WORKERS,
@@ -148,6 +162,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_hypothesis_profiles()
     selected: dict[str, list[Adapter]] = {}
     try:
+        from distconform.report.history import check_keep
+
+        check_keep(config.getoption(OPT_KEEP), OPT_KEEP)
         for text in config.getoption(OPT_IMPL) or []:
             mech_name, sep, impl = text.partition("=")
             if not sep or not impl:
@@ -194,6 +211,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if mech is None:
         raise UsageError(f"{metafunc.module.__name__} uses `impl` but sets no MECHANISM")
     adapters = metafunc.config.stash[_ADAPTERS_KEY].get(mech, [])
+    if not adapters:  # --impl named other mechanisms only: say so instead of pytest's
+        # "got empty parameter set" (pytest_runtest_makereport files no result for it).
+        skip = pytest.mark.skip(reason=f"no {mech} implementation selected ({OPT_IMPL} {mech}=...)")
+        metafunc.parametrize("impl", [pytest.param(None, marks=skip)], ids=["none"], indirect=True)
+        return
     metafunc.parametrize("impl", adapters, ids=[a.name for a in adapters], indirect=True)
 
 
@@ -394,14 +416,25 @@ def _missing(cfg: pytest.Config, reason: str) -> NoReturn:
 # ------------------------------------------------------------------ outcomes
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_STARTED_KEY] = time.monotonic()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     callspec = getattr(item, "callspec", None)
     marker = item.get_closest_marker("clause")
-    if callspec is None or marker is None or "impl" not in callspec.params:
+    adapter = callspec.params.get("impl") if callspec is not None else None
+    if marker is None or not isinstance(adapter, Adapter):
+        # Not a conformance test, or one of a mechanism no --impl selected
+        # (pytest's empty parameter set: a skipped test without an adapter).
         return report
-    adapter: Adapter = callspec.params["impl"]
+    # Every phase: the JUnit test case is opened by whichever phase reports first.
+    report.distconform_label = failures.junit_name(
+        adapter.mechanism, adapter.name, marker.args, item.name
+    )
     outcome: str | None = None
     message = ""
     if report.skipped and report.when in ("setup", "call"):
@@ -437,6 +470,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "duration": round(report.duration, 4),
             "timing": [v for k, v in item.user_properties if k == TIMING_PROPERTY],
         }
+        if outcome in ("fail", "error") and call.excinfo is not None:
+            started = item.stash.get(_STARTED_KEY, time.monotonic() - call.duration)
+            report.distconform_result["reproduction"] = failures.reproduction(
+                item, call.excinfo, started, time.monotonic()
+            )
     return report
 
 
@@ -451,8 +489,16 @@ class _Results:
         self.config = config
         #: Per xdist worker: its servers and calibration (sent at its session end).
         self.workers: dict[str, dict[str, Any]] = {}
+        self.session: pytest.Session | None = None
+        #: Tests with an outcome so far (--dc-progress counts them).
+        self.done: set[str] = set()
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._junit_name(report)
         result = getattr(report, "distconform_result", None)
         if result is None:
             return
@@ -460,6 +506,41 @@ class _Results:
         meta = getattr(report, "distconform_impl", None)
         if meta is not None:
             self.config.stash[_IMPLS_KEY].setdefault(f"{meta['mechanism']}/{meta['name']}", meta)
+        self._progress(result)
+
+    def _progress(self, result: dict[str, Any]) -> None:
+        """--dc-progress: a line per outcome, where pytest's terminal writes (not in a worker)."""
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if not self.config.getoption(OPT_PROGRESS) or terminal is None:
+            return
+        if hasattr(self.config, "workerinput"):
+            return
+        from distconform.report import SYMBOL
+
+        self.done.add(result["test"])
+        total = self.session.testscollected if self.session is not None else 0
+        line = failures.progress_line(
+            result, SYMBOL[result["outcome"]], len(self.done), max(total, len(self.done))
+        )
+        terminal.write_line(line)
+
+    def _junit_name(self, report: pytest.TestReport) -> None:
+        """--junitxml: the test case is named ``lock/redis LOCK-8 test_x[redis]``.
+
+        pytest's own junitxml writes the file (in the controller under
+        xdist, where these reports arrive); this sets the name attribute as
+        its ``record_xml_attribute`` fixture would, which cannot under xdist
+        (the fixture runs in a worker, which has no XML). Before the XML
+        plugin sees the report (tryfirst), on a phase that opens the test
+        case (every phase but a passed setup).
+        """
+        from _pytest.junitxml import xml_key
+
+        xml = self.config.stash.get(xml_key, None)
+        label = getattr(report, "distconform_label", None)
+        if xml is None or label is None or (report.when == "setup" and report.passed):
+            return
+        xml.node_reporter(report).add_attribute("name", label)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -488,6 +569,16 @@ class _Results:
         if WORKER_OUTPUT in out:
             wid = (getattr(node, "workerinput", None) or {}).get("workerid", len(self.workers))
             self.workers[str(wid)] = out[WORKER_OUTPUT]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """--dc-progress writes a line per test: no progress letters (dots) between them."""
+    status = yield
+    if config.getoption(OPT_PROGRESS) and status and len(status) == 3:
+        category, _letter, word = status
+        return category, "", word
+    return status
 
 
 def _message(call: pytest.CallInfo[None]) -> str:
@@ -550,10 +641,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     data = report.build(results, impls, servers, calibration=calibration)
     if calibrations:
         data["calibration_per_worker"] = calibrations
+    maxfail = config.getoption("maxfail")
+    if maxfail and session.testsfailed >= maxfail:
+        # --maxfail stopped the run: the clauses it did not reach are not-run.
+        data["stopped"] = {"max_fail": maxfail, "failed": session.testsfailed}
     out = Path(config.getoption(OPT_REPORT))
     if not out.is_absolute():
         out = Path(config.invocation_params.dir) / out
-    report.write(data, out)
+    report.write(data, out, config.getoption(OPT_KEEP))
     config.stash[_RESULTS_KEY] = []
     config._distconform_report = out / "report.json"  # type: ignore[attr-defined]
     config._distconform_calibrations = (  # type: ignore[attr-defined]

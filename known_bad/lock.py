@@ -852,6 +852,20 @@ class ZeroTtlAccepted(RedisLock):
             time.sleep(min(_RETRY, left))
 
 
+class ExtendTtlUnchecked(RedisLock):
+    """extend passes its TTL to PEXPIRE unchecked: a TTL of 0 or less deletes the grant.
+
+    acquire checks its TTL; extend, written later, converts seconds to
+    milliseconds and hands them on. Redis takes a PEXPIRE of zero or less as
+    "expire now" and deletes the key, and the script reports success, so the
+    holder is told its grant was extended while the lock has become free for
+    anyone (LOCK-30's extend half).
+    """
+
+    def extend(self, handle: Handle, ttl: float) -> bool:
+        return bool(self._extend(keys=[handle.key], args=[handle.value, int(ttl * 1000)]))
+
+
 class NoValidityCheck(RedisLock):
     """Hands out a grant however long the acquire's reply took, even past the TTL.
 
@@ -1081,6 +1095,11 @@ def zero_ttl_accepted(ctx: Context) -> Implementation:
     return _redis(ctx, ZeroTtlAccepted, set())
 
 
+def extend_ttl_unchecked(ctx: Context) -> Implementation:
+    """extend with ttl 0 deletes the grant and reports success."""
+    return _redis(ctx, ExtendTtlUnchecked, {"extend"})
+
+
 def thread_lock(ctx: Context) -> Implementation:
     """A threading.Lock claimed to be distributed."""
     return Implementation(
@@ -1151,4 +1170,5 @@ KNOWN_BAD: list[KnownBad] = [
     _entry(forgets_before_release, ForgetsBeforeRelease, "LOCK-28"),
     _entry(no_validity_check, NoValidityCheck, "LOCK-29"),
     _entry(zero_ttl_accepted, ZeroTtlAccepted, "LOCK-30"),
+    _entry(extend_ttl_unchecked, ExtendTtlUnchecked, "LOCK-30"),
 ]

@@ -485,30 +485,39 @@ class SeedRejecting(SeedLimiter):
     CHECKS_LIMIT = True
 
 
-CLIENT_CLOCK_LOG = """
+#: The admitting end of the client-stamped logs below: add the request, scored
+#: with its stamp, under a fresh member.
+_LOG_ADD = """
+redis.call('ZADD', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]))
+redis.call('EXPIRE', KEYS[1], 60)
+redis.call('EXPIRE', KEYS[2], 60)
+return 1
+"""
+CLIENT_CLOCK_LOG = (
+    """
 -- Sliding log on the client's clock.
 -- KEYS[1] log    KEYS[2] member counter
 -- ARGV[1] now (client seconds)    ARGV[2] limit    ARGV[3] window (seconds)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
     return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]))
-redis.call('EXPIRE', KEYS[1], 60)
-redis.call('EXPIRE', KEYS[2], 60)
-return 1
-"""
+end"""
+    + _LOG_ADD
+)
 
 
 class ClientClockLog:
     """A Redis sliding log scored with the client's clock: a client ahead sees old entries gone."""
+
+    SCRIPT = CLIENT_CLOCK_LOG
+    CAPABILITIES = frozenset({"sliding-log", "distributed", "injectable-clock"})
 
     def __init__(self, url: str | None, ctx: Context) -> None:
         if not url:
             raise RuntimeError("this limiter needs a Redis URL: pass --redis-url")
         self._redis = redis_client(url)
         self._ctx = ctx
-        self._script = self._redis.register_script(CLIENT_CLOCK_LOG)
+        self._script = self._redis.register_script(self.SCRIPT)
         self._params: Params | None = None
 
     def configure(self, algorithm: str, **params: Any) -> None:
@@ -530,9 +539,9 @@ class ClientClockLog:
     def factory(cls, ctx: Context) -> Implementation:
         return Implementation(
             client=lambda: cls(ctx.redis_url, ctx),
-            capabilities={"sliding-log", "distributed", "injectable-clock"},
+            capabilities=cls.CAPABILITIES,
             needs={"redis"},
-            description="known-bad: ClientClockLog",
+            description=f"known-bad: {cls.__name__}",
         )
 
 
@@ -543,17 +552,36 @@ class ClientWallClockLog(ClientClockLog):
     (libfaketime, RL-9) shows the mistake.
     """
 
+    CAPABILITIES = frozenset({"sliding-log", "distributed"})
+
     def _now(self) -> float:
         return time.time()
 
-    @classmethod
-    def factory(cls, ctx: Context) -> Implementation:
-        return Implementation(
-            client=lambda: cls(ctx.redis_url, ctx),
-            capabilities={"sliding-log", "distributed"},
-            needs={"redis"},
-            description="known-bad: ClientWallClockLog",
-        )
+
+#: The sliding log of ``CountsToOwnStamp``: as CLIENT_CLOCK_LOG, but counting
+#: the entries stamped from now - W up to the caller's own stamp, no later.
+COUNTS_TO_OWN_STAMP = (
+    """
+-- KEYS[1] log    KEYS[2] member counter
+-- ARGV[1] now (client seconds)    ARGV[2] limit    ARGV[3] window (seconds)
+local now = tonumber(ARGV[1])
+if redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[3]), now) >= tonumber(ARGV[2]) then
+    return 0
+end"""
+    + _LOG_ADD
+)
+
+
+class CountsToOwnStamp(ClientWallClockLog):
+    """A sliding log that counts the entries in [now - W, now], ``now`` being the client's stamp.
+
+    The window looks right on paper, but a request stamped at t and decided
+    later (a slow link, a paused process) does not see the places taken in
+    between by requests stamped after t: it is admitted beyond the quota.
+    pyrate-limiter's Redis bucket counts this way.
+    """
+
+    SCRIPT = COUNTS_TO_OWN_STAMP
 
 
 def _spec(cls: type) -> str:
@@ -622,6 +650,11 @@ KNOWN_BAD = [
         "client-wall-clock-log", "ratelimit", _spec(ClientWallClockLog), ("RL-9",),
         "the same log scored with time.time(): processes whose wall clocks disagree by more "
         "than W each see the others' entries as expired or not yet due",
+    ),
+    KnownBad(
+        "counts-to-own-stamp", "ratelimit", _spec(CountsToOwnStamp), ("RL-8",),
+        "a sliding log that counts entries stamped up to the caller's own stamp: a request "
+        "decided after later-stamped ones took the last places is admitted beyond them",
     ),
     KnownBad(
         "peek-consumes", "ratelimit", _spec(PeekConsumes), ("RL-14",),

@@ -55,7 +55,7 @@ def _bench_json() -> dict[str, Any]:
 def test_report_draws_each_ratio_as_a_bar(tmp_path: Path) -> None:
     """One SVG per workload; a bar per implementation whose length grows with its ratio."""
     bench = _bench_json()
-    report.render_all(_report_json(), tmp_path, bench)
+    report.render_all(_report_json(), tmp_path, bench=bench)
     page = Elements((tmp_path / "report.html").read_text(encoding="utf-8"))
     assert page.all("section", id="benchmarks")
     assert page.all("section", id="bench-lru", data_mechanism="lru")
@@ -78,7 +78,7 @@ def test_report_draws_each_ratio_as_a_bar(tmp_path: Path) -> None:
 
 def test_section_is_self_contained(tmp_path: Path) -> None:
     """No script, no external reference: the page stays one file that works offline."""
-    report.render_all(_report_json(), tmp_path, _bench_json())
+    report.render_all(_report_json(), tmp_path, bench=_bench_json())
     page = Elements((tmp_path / "report.html").read_text(encoding="utf-8"))
     for tag, attrs in page.found:
         assert tag not in ("script", "img", "link", "iframe", "object", "image", "use"), tag

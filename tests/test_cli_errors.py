@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 
@@ -57,6 +60,30 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needles) -> None:  # type: 
     _one_line_error(cli(*args, timeout=120), *needles)
 
 
+def test_a_factory_that_fails_stops_verify_before_any_server(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A factory that raises is one line and exit 2, and no server is looked for or started first."""
+    from distconform import backends
+    from distconform import cli as dc_cli
+    from distconform.errors import UsageError
+
+    (tmp_path / "broken_factory.py").write_text(
+        "def factory(ctx):\n    raise RuntimeError('no settings file')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    looked_for: list[object] = []
+
+    def resolve(*args, **kwargs):  # type: ignore[no-untyped-def]
+        looked_for.append(kwargs.get("kinds"))
+        raise UsageError(f"looked for servers {kwargs.get('kinds')}")
+
+    monkeypatch.setattr(backends, "resolve", resolve)
+    code = dc_cli.main(["verify", "lock", "broken_factory:factory", "--report-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert looked_for == [], f"servers were looked for first: {err}"
+    assert code == 2 and len(err.splitlines()) == 1, (code, err)
+    assert "'broken_factory:factory' failed to start: RuntimeError: no settings file" in err
+
+
 def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
     """Under plain pytest, a bad --impl is a usage error, not a crash in a test."""
     import subprocess
@@ -72,6 +99,37 @@ def test_pytest_with_bad_impl_is_a_usage_error(tmp_path, child_env) -> None:  # 
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("where", ["conformance", "--pyargs distconform.conformance"])
+def test_pytest_with_one_mechanism_skips_the_others(where, tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
+    """`pytest conformance --impl lock=memory`: other mechanisms' tests skip, saying why.
+
+    They ended in INTERNALERROR ('NotSetType' object has no attribute
+    'mechanism'): pytest's empty parameter set reached the report hook (issue 18).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", *where.split(), "--impl", "lock=memory",
+         "--clause", "LOCK-2", "--clause", "LRU-1", "-rs", "--dc-report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=child_env,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "INTERNALERROR" not in r.stdout + r.stderr
+    assert "no lru implementation selected (--impl lru=...)" in r.stdout, r.stdout[-3000:]
+    results = json.loads((tmp_path / "report.json").read_text())["results"]
+    assert {(x["clause"], x["implementation"]) for x in results if x["outcome"] == "pass"} == {
+        ("LOCK-2", "memory")
+    }
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (history/ too) with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A -k that matches nothing says so (exit 2) and leaves the previous report as it was."""
     rep = tmp_path / "rep"
@@ -79,21 +137,25 @@ def test_empty_selection_is_exit_2_and_keeps_the_last_report(cli, tmp_path) -> N
         "verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", str(rep), "-n", "0"
     )
     assert first.returncode == 0, first.stdout + first.stderr
-    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    before = _files(rep)
     assert {"report.json", "report.md"} <= set(before)
     res = cli(
         "verify", "lock", "memory", "-k", "matches_no_test", "--report-dir", str(rep), "-n", "0"
     )
     _one_line_error(res, "no test matched -k 'matches_no_test'", "left as it was")
-    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
+    assert _files(rep) == before
 
 
-def test_version_and_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """--version names the package version; verify leaves no .benchmarks/ in the current folder."""
+def test_version_names_the_package_version(cli) -> None:  # type: ignore[no-untyped-def]
+    """--version prints the installed package's version."""
     from importlib.metadata import version
 
     res = cli("--version")
     assert res.returncode == 0 and res.stdout.strip() == f"distconform {version('distconform')}"
+
+
+def test_verify_leaves_no_benchmarks_folder(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """verify leaves only its report in the current folder (pytest-benchmark left .benchmarks/)."""
     run = cli("verify", "lock", "memory", "--clause", "LOCK-9", "--report-dir", "rep", "-n", "0")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
@@ -183,3 +245,28 @@ def test_a_closed_pipe_ends_list_quietly(monkeypatch) -> None:  # type: ignore[n
 
     monkeypatch.setattr("sys.stdout", _ClosedPipe())
     assert dc_cli.main(["list"]) == 0
+
+
+def test_clause_table_of_many_implementations_fits_the_terminal(tmp_path, child_env) -> None:  # type: ignore[no-untyped-def]
+    """Four implementations, one MODULE:FACTORY: the table fits 80 columns, a legend names them.
+
+    With full names as column heads it was 113 characters wide and wrapped (issue 18).
+    """
+    import subprocess
+    import sys
+
+    impls = ["memory", "redis", "redis-py-thread-local-off", "dc_samples:no_fencing"]
+    env = dict(child_env, COLUMNS="80")
+    r = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", "verify", "lock", *impls,
+         "--clause", "LOCK-2", "-n", "0", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    table = r.stdout[r.stdout.index("[lock]") : r.stdout.rindex("\nreport: ")].splitlines()
+    assert max(len(line) for line in table) <= 80, "\n".join(table)
+    assert table[1].split() == ["clause", "level", "A", "B", "C", "D"], table[1]
+    assert [line.split() for line in table if line.strip()][-4:] == [
+        [key, name] for key, name in zip("ABCD", impls, strict=True)
+    ], "\n".join(table)
+    assert ["LOCK-2", "MUST", "pass", "pass", "pass", "pass"] in [ln.split() for ln in table]

@@ -658,6 +658,13 @@ def test_cli_report_prints_the_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (tmp_path / "report.html").is_file()
 
 
+#: The schema check names where the file goes wrong.
+WHERE = {
+    "unknown outcome": "results[0]['outcome']: 'maybe' is not one of",
+    "clause without text": "clauses['lock'][0]: 'requires' is a required property",
+}
+
+
 def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     good = sample()
     cases: dict[str, Any] = {
@@ -676,7 +683,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
             path.write_bytes(content)
         else:
             path.write_text(content if isinstance(content, str) else json.dumps(content))
-        out[name] = (["report", str(path), "--out", str(tmp / "o")], "report")
+        out[name] = (["report", str(path), "--out", str(tmp / "o")], WHERE.get(name, "report"))
     out["missing file"] = (["report", str(tmp / "nope.json")], "no report at")
     out["a folder"] = (["report", str(tmp)], "cannot read")
     good_path = tmp / "good.json"
@@ -698,3 +705,24 @@ def test_bad_input_gives_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert len(lines) == 1, f"{name}: {captured.err!r}"
         assert lines[0].startswith("distconform: ") and words in lines[0], f"{name}: {lines[0]!r}"
         assert not (tmp_path / "o" / "report.html").exists(), f"{name}: wrote a page anyway"
+
+
+def test_chromium_reads_the_trend(tmp_path: Path) -> None:
+    """The trend section (tests/test_history.py checks its numbers) as a browser builds it."""
+    chromium()
+    worse = sample()
+    worse["results"] = [
+        {**r, "outcome": "fail"} if (r["implementation"], r["clause"]) == ("clean", "LOCK-1") else r
+        for r in worse["results"]
+    ]  # fmt: skip
+    for data in (sample(), worse, sample()):
+        report.write(data, tmp_path)
+    assert main(["report", str(tmp_path / "report.json")]) == 0
+    dom = Dom(dump_dom(tmp_path / "report.html", tmp_path / "profile"))
+    assert dom.one("trend", data_impl="clean").attrs["data-scores"] == "2/2 1/2 2/2"
+    rows = [i for i, e in enumerate(dom.elements) if "trend" in e.classes and e.tag == "tr"]
+    start = next(i for i in rows if dom.elements[i].attrs["data-impl"] == "clean")
+    end = next((i for i in rows if i > start), len(dom.elements))
+    dots = [e for e in dom.elements[start:end] if e.tag == "circle"]
+    assert [(d.attrs["data-change"], d.text.split(": ")[-1]) for d in dots] == [
+        ("down", "1/2"), ("up", "2/2")]  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distconform.errors import UsageError
+from distconform.report import history, trend
 from distconform.report.badges import badge, badge_svg
 from distconform.report.html import render_html
 from distconform.report.md import markdown
@@ -16,12 +17,15 @@ from distconform.report.view import slug
 __all__ = ["render_all", "write"]
 
 
-def write(data: dict[str, Any], folder: Path) -> Path:
-    """report.json and report.md into ``folder``; the path of report.json."""
+def write(data: dict[str, Any], folder: Path, keep_history: int | None = None) -> Path:
+    """report.json and report.md into ``folder``, and report.json's copy into
+    ``folder``/history, which keeps the newest ``keep_history`` runs (None: all;
+    :mod:`~distconform.report.history`); the path of report.json."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
     (folder / "report.md").write_text(markdown(data), encoding="utf-8")
+    history.store(data, folder, keep_history)
     return path
 
 
@@ -42,13 +46,19 @@ def _badge_stems(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
-def render_all(data: dict[str, Any], out: Path, bench: dict[str, Any] | None = None) -> list[Path]:
+def render_all(
+    data: dict[str, Any],
+    out: Path,
+    history_dir: Path | None = None,
+    bench: dict[str, Any] | None = None,
+) -> list[Path]:
     """Write report.html, report.md and badges/<mech>-<impl>.json and .svg into ``out``.
 
+    ``history_dir``: the stored runs whose trend report.html shows (none: no trend).
     ``bench``: bench.json's data, drawn in report.html's benchmarks section.
     """
     validate(data)
-    page = render_html(data, bench)
+    page = render_html(data, trend.section(data, history_dir) if history_dir else None, bench)
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "report.html", out / "report.md"]

@@ -22,12 +22,14 @@ people's scripts) can read outcomes from the page:
   (and ``redis``, ``mysql``) whose cells carry ``data-p50``/``data-p99``/``data-max``
   in seconds, and ``data-tolerance`` (the tight tolerance for one round trip),
 - ``<tr class="timing" data-impl=... data-clause=... data-tight-ok="true"
-  data-loose-ok="true">`` per timing check, in each mechanism's timing table.
+  data-loose-ok="true">`` per timing check, in each mechanism's timing table,
+- ``<tr class="trend" data-mechanism=... data-impl=... data-runs="3" data-scores="3/4 4/4 4/4">``
+  per implementation in ``<section id="trend">`` (:mod:`distconform.report.trend`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -36,6 +38,9 @@ from distconform.report import view as _view
 from distconform.report.jinja import environment
 from distconform.report.md import ms, seconds
 from distconform.report.schema import ReportError, validate
+
+if TYPE_CHECKING:  # not at run time: trend reads stored reports, which the schema checks
+    from distconform.report import trend as _trend
 
 __all__ = ["render_html"]
 
@@ -64,8 +69,14 @@ def _calibration(cal: Any) -> dict[str, Any] | None:
     }
 
 
-def render_html(data: dict[str, Any], bench: dict[str, Any] | None = None) -> str:
-    """The compliance matrix as one self-contained HTML page (with bench.json's bars, if given)."""
+def render_html(
+    data: dict[str, Any], trend: _trend.Section | None = None, bench: dict[str, Any] | None = None
+) -> str:
+    """The compliance matrix as one self-contained HTML page.
+
+    ``trend``: the :func:`distconform.report.trend.section` to show, if any;
+    ``bench``: bench.json's data, drawn as the benchmarks section.
+    """
     validate(data)
     v = _view.view(data)
     benchmarks = _bench.section(bench) if bench else None
@@ -80,6 +91,7 @@ def render_html(data: dict[str, Any], bench: dict[str, Any] | None = None) -> st
             mechanisms=v.mechanisms,
             toc=[*v.toc, benchmarks.toc] if benchmarks else v.toc,
             calibration=_calibration(v.calibration),
+            trend=trend,
             bench=benchmarks,
         )
     except jinja2.UndefinedError as exc:

@@ -34,9 +34,11 @@ def json_schema() -> dict[str, Any]:
 
 
 def _where(path: Any) -> str:
-    """A JSON path as Python would index it: ``results[3]['outcome']``."""
-    parts = "".join(f"[{p}]" if isinstance(p, int) else f"[{p!r}]" for p in path)
-    return parts or "the file"
+    """Where in the file: ``results[3]['outcome']``, or ``the file`` for its top."""
+    parts = [f"[{p}]" if isinstance(p, int) else f"[{p!r}]" for p in path]
+    if not parts:
+        return "the file"
+    return parts[0].strip("[']") + "".join(parts[1:])
 
 
 def validate(data: Any) -> None:

@@ -31,16 +31,39 @@ def note_lines(mech: _view.Mechanism) -> list[str]:
     return [f"* {c.impl} {c.clause} ({c.symbol.rstrip('*')}): {c.note}" for c in mech.notes]
 
 
-def clause_table(data: dict[str, Any], mechanisms: Iterable[str] | None = None) -> str:
-    """Plain-text table: one row per clause, one column per implementation."""
+def clause_table(
+    data: dict[str, Any], mechanisms: Iterable[str] | None = None, width: int | None = None
+) -> str:
+    """Plain-text table: one row per clause, one column per implementation.
+
+    A table wider than ``width`` (a terminal's) heads its implementation
+    columns A, B, C, ... and names them in a legend below: with several
+    implementations, full names such as ``my_adapter:factory`` as column
+    heads made the table wrap into an unreadable one.
+    """
     wanted = set(mechanisms) if mechanisms is not None else None
     out = []
     for mech in _view.view(data).mechanisms:
         if wanted is not None and mech.name not in wanted:
             continue
         header, rows = grid(mech)
-        out += [f"[{mech.name}]", text_table([header, *rows], rule=True), *note_lines(mech), ""]
+        table = text_table([header, *rows], rule=True)
+        if width is not None and max(len(line) for line in table.splitlines()) > width:
+            keys = [_column_key(i) for i in range(len(header) - 2)]
+            table = text_table([[*header[:2], *keys], *rows], rule=True)
+            table += "\n\n" + text_table([[k, n] for k, n in zip(keys, header[2:], strict=True)])
+        out += [f"[{mech.name}]", table, *note_lines(mech), ""]
     return "\n".join(out)
+
+
+def _column_key(i: int) -> str:
+    """Spreadsheet column names: 0 -> A, 25 -> Z, 26 -> AA."""
+    key = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        key = chr(ord("A") + r) + key
+    return key
 
 
 def text_table(rows: list[list[str]], rule: bool = False) -> str:
