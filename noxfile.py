@@ -53,11 +53,13 @@ def faults(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks to .distconform/bench.json, then their summary if there is one."""
+    """Benchmarks of every registered implementation to .distconform/pytest-bench.json, summarized.
+
+    (``distconform bench MECH IMPL...`` writes .distconform/bench.json, the report's.)
+    """
     (ROOT / REPORT_DIR).mkdir(exist_ok=True)
-    _pytest(session, "benchmarks", f"--benchmark-json={REPORT_DIR}/bench.json")
-    if (ROOT / "benchmarks" / "summary.py").exists():
-        session.run("python", "benchmarks/summary.py")
+    _pytest(session, "benchmarks", f"--benchmark-json={REPORT_DIR}/pytest-bench.json")
+    session.run("python", "benchmarks/summary.py")
 
 
 @nox.session

@@ -1,134 +1,107 @@
-"""Servers and clients for the lock benchmarks.
+"""The package's workloads under pytest-benchmark, for every registered implementation.
 
-The benchmarks use the machine's Redis (``DISTCONFORM_REDIS_URL``, default
-``redis://127.0.0.1:6379/0``) so that every implementation pays the same round
-trip; ``pottery-3`` needs three independent masters, so it gets three private
-redis-servers, started once for the session. Every key lives under a fresh
-``dc_<hex>_`` namespace and is deleted after its benchmark.
+``pytest benchmarks --benchmark-json=.distconform/pytest-bench.json`` times the
+workloads of ``distconform/bench/<mechanism>.py`` (the ones ``distconform bench``
+runs) on the floor and on every implementation registered for the mechanism,
+one benchmark per implementation and workload, grouped by ``<mechanism>-<workload>``;
+``benchmarks/summary.py`` prints them beside the floor. One benchmark iteration
+is one round of the workload (``extra_info["ops_per_round"]`` operations).
+
+Servers: the URLs in ``DISTCONFORM_REDIS_URL`` / ``DISTCONFORM_MYSQL_URL``, or
+servers of our own, as everywhere else (:mod:`distconform.backends`); an
+implementation whose server is missing is skipped with the reason. Every key
+and table lives under a fresh namespace, removed after its benchmark. Time
+limits: the set-up runs under the call timeout; a round that hangs is stopped
+by pytest-timeout (the ini's ``timeout``), which fails that benchmark only.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from distconform import backends, mechanisms
-from distconform.adapters import resolve
-from distconform.api import Context
+from distconform import backends, bench, mechanisms
+from distconform.adapters import Adapter, registered, resolve
+from distconform.bench import command
+from distconform.errors import BackendUnavailable
+from distconform.guard import DEFAULT_CALL_TIMEOUT, call_with_timeout
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-FLOOR_RELEASE = """
--- Compare-and-delete: the release every correct Redis lock needs at least.
--- KEYS[1]  the lock key
--- ARGV[1]  the owner token
--- returns  1 when the key held ARGV[1] and was deleted, else 0
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-class FloorLockClient:
-    """The least a correct Redis lock does: ``SET NX PX``, then compare-and-delete by EVALSHA.
-
-    One connection, no script registration per call, no fencing. A blocking
-    acquire retries at once (``sleep(0)`` only yields the GIL), so under
-    contention it shows the fastest hand-over this server and client allow.
-    """
-
-    def __init__(self, url: str, namespace: str) -> None:
-        self._r = backends.redis_client(url)
-        self._ns = namespace
-        self._sha = self._r.script_load(FLOOR_RELEASE)
-
-    def acquire(self, name: str, ttl: float, timeout: float = 0.0) -> tuple[str, str] | None:
-        key, owner = self._ns + name, secrets.token_hex(16)
-        deadline = time.monotonic() + timeout
-        while not self._r.set(key, owner, nx=True, px=int(ttl * 1000)):
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0)
-        return key, owner
-
-    def release(self, handle: tuple[str, str]) -> bool:
-        return bool(self._r.evalsha(self._sha, 1, *handle))
-
-    def close(self) -> None:
-        self._r.close()
-
-
-#: Benchmarked implementations: the floor, the reference, every third-party adapter.
-IMPLEMENTATIONS = ["floor", "redis", "redis-py", "python-redis-lock", "pottery", "pottery-3",
-                   "sherlock"]  # fmt: skip
-
-
-@dataclass
-class Subject:
-    """One implementation, built for one benchmark under its own namespace."""
-
-    name: str
-    package: str | None
-    new_client: Callable[[], Any]
-    ctx: Context
-    close: Callable[[], None] | None
+#: Registered names not benchmarked here, and why.
+LEFT_OUT = {
+    # Its entries are padded to 1 MB (Redis budgets bytes, not entries), so
+    # the workloads' full cache of 1000 entries would take a gigabyte.
+    "redis-allkeys-lru": "1 MB per entry",
+}
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    url = os.environ.get(backends.ENV_REDIS) or DEFAULT_REDIS_URL
+def servers() -> Iterator[backends.Backends]:
+    b = backends.resolve()
     try:
-        backends.check_redis(url)
-    except backends.BackendUnavailable as exc:
-        pytest.skip(str(exc))
-    return url
-
-
-@pytest.fixture(scope="session")
-def redis_masters() -> Iterator[list[str]]:
-    """Three private redis-servers (pottery-3's independent masters)."""
-    if not backends.PrivateRedis.available():
-        pytest.skip("pottery-3 needs redis-server on PATH for its three masters")
-    servers = [backends.PrivateRedis() for _ in range(3)]
-    try:
-        for s in servers:
-            s.start()
-        yield [s.url for s in servers]
+        yield b
     finally:
-        for s in servers:
-            s.stop()
-
-
-@pytest.fixture
-def subject(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Subject]:
-    name: str = request.param
-    ns = f"dc_{uuid.uuid4().hex[:12]}_"
-    extra: dict[str, Any] = {}
-    if name == "pottery-3":
-        extra["redis_masters"] = request.getfixturevalue("redis_masters")
-    ctx = Context(namespace=ns, redis_url=redis_url, extra=extra)
-    if name == "floor":
-        subj = Subject(name, "redis", lambda: FloorLockClient(redis_url, ns), ctx, None)
-    else:
-        impl = resolve(mechanisms.get("lock"), name).build(ctx)
-        subj = Subject(name, impl.package, impl.client, ctx, impl.close)
-    try:
-        yield subj
-    finally:
-        if subj.close is not None:
-            subj.close()
-        for url in [redis_url, *extra.get("redis_masters", ())]:
-            backends.cleanup_namespace(ns, url, None)
+        b.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "subject" in metafunc.fixturenames:
-        metafunc.parametrize("subject", IMPLEMENTATIONS, ids=IMPLEMENTATIONS, indirect=True)
+    """A test taking ``workload`` and ``name`` runs on its module's MECHANISM's cases."""
+    if {"workload", "name"} <= set(metafunc.fixturenames):
+        metafunc.parametrize(("workload", "name"), cases(metafunc.module.MECHANISM))
+
+
+def cases(mechanism: str) -> list[Any]:
+    """pytest params (workload, name): per workload the floor, then every registered name.
+
+    In this order so that a group's benchmarks run one after the other, close
+    in time on a machine whose load changes (``distconform bench`` goes further
+    and interleaves their rounds).
+    """
+    workloads = bench.module(mechanism).WORKLOADS
+    names = ["floor", *sorted(set(registered(mechanism)) - set(LEFT_OUT))]
+    return [pytest.param(w, n, id=f"{w.name}-{n}") for w in workloads for n in names]
+
+
+def _adapter(mech: mechanisms.Mechanism, name: str) -> Adapter:
+    if name != "floor":
+        return resolve(mech, name)
+    mod = bench.module(mech.name)
+    return Adapter(mech.name, "floor", f"{mod.__name__}:floor", mod.floor)
+
+
+@pytest.fixture
+def timed(benchmark: Any, servers: backends.Backends) -> Callable[[str, str, bench.Workload], None]:
+    """``timed(mechanism, name, workload)``: time the workload on ``name`` (or the floor)."""
+
+    def run(mechanism: str, name: str, workload: bench.Workload) -> None:
+        mech = mechanisms.get(mechanism)
+        adapter = _adapter(mech, name)
+        benchmark.group = f"{mechanism}-{workload.name}"
+        needs = adapter.build(backends.context_for(backends.Backends())).needs
+        missing = [k for k in sorted(needs & {"redis", "mysql"}) if servers.ensure(k) is None]
+        if missing:
+            pytest.skip("; ".join(servers.missing[k] for k in missing))
+        try:
+            impl, ctx = command.build(adapter, servers, DEFAULT_CALL_TIMEOUT)
+        except BackendUnavailable as exc:  # Redlock's masters
+            pytest.skip(str(exc))
+        try:
+            if workload.requires and workload.requires not in impl.capabilities:
+                pytest.skip(f"{name} does not declare {workload.requires}")
+            rounds = call_with_timeout(
+                lambda: workload.prepare(impl), DEFAULT_CALL_TIMEOUT, f"{name} set-up"
+            )
+            try:
+                # As distconform bench does: the floor is its fastest round of 10 or more.
+                n = max(workload.rounds, bench.FLOOR_ROUNDS) if name == "floor" else workload.rounds
+                benchmark.pedantic(rounds.round, rounds=n, warmup_rounds=1)
+            finally:
+                rounds.close()
+            benchmark.extra_info.update(
+                implementation=name, package=impl.package, ops_per_round=workload.ops
+            )
+        finally:
+            command.cleanup(impl, ctx, DEFAULT_CALL_TIMEOUT)
+
+    return run

@@ -1,13 +1,19 @@
-"""Print the lock benchmarks as Markdown: cycles/s per implementation, and the ratio to the floor.
+"""Print the benchmarks of ``pytest benchmarks`` as Markdown: ops/s and the ratio to the floor.
 
-Usage: ``python benchmarks/summary.py [BENCH.json]`` (default ``.distconform/bench.json``),
-where the file comes from ``pytest benchmarks --benchmark-json=BENCH.json``.
+Usage: ``python benchmarks/summary.py [PYTEST-BENCH.json]`` (default
+``.distconform/pytest-bench.json``), where the file comes from
+``pytest benchmarks --benchmark-json=PYTEST-BENCH.json``.
 
-Cycles/s is the benchmark's cycles per iteration (``extra_info``) divided by
-its *median* iteration time: on a shared machine the median resists the odd
-stalled round better than the mean pytest-benchmark's OPS uses. "x floor" is
-cycles/s divided by the floor's (bare ``SET NX PX`` + EVALSHA release) in the
-same group: 0.5 means half the floor's throughput.
+One benchmark iteration is one round of a workload of ``distconform/bench``:
+ops/s is ``extra_info["ops_per_round"]`` over the *median* round time (on a
+shared machine the median resists the odd stalled round better than the mean
+pytest-benchmark's OPS uses), the floor's over its *fastest* round (the least
+the workload costs). "x floor" is ops/s over the floor's in the same group,
+the floor being the workload run on the bare in-process operations it cannot
+avoid (``distconform/bench/__init__.py``): nothing does less, so every ratio
+is at most 1, and a row above 1 is marked "floor beaten", a bug in the floor.
+``distconform bench`` measures the same workloads with their rounds
+interleaved and writes ``bench.json`` instead.
 """
 
 from __future__ import annotations
@@ -19,48 +25,55 @@ from pathlib import Path
 from typing import Any
 
 FLOOR = "floor"
-DEFAULT = Path(".distconform/bench.json")
+DEFAULT = Path(".distconform/pytest-bench.json")
 
 
 def rows(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """group -> [{implementation, cycles_per_s, median_ms, extras}], fastest first."""
+    """group -> [{implementation, ops_per_s, median_ms, ops, rounds}], fastest first."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for b in data.get("benchmarks", []):
         info = b.get("extra_info", {})
-        median = b["stats"]["median"]
-        per = info.get("cycles_per_iteration", 1)
+        if "ops_per_round" not in info:  # the failover rounds: times, not throughput
+            continue
+        name = info.get("implementation") or b["name"]
+        median = b["stats"]["min" if name == FLOOR else "median"]
+        ops = info["ops_per_round"]
         groups.setdefault(b.get("group") or "(no group)", []).append(
             {
-                "implementation": info.get("implementation") or b.get("param") or b["name"],
-                "cycles_per_s": per / median if median > 0 else float("inf"),
+                "implementation": name,
+                "ops_per_s": ops / median if median > 0 else float("inf"),
                 "median_ms": median * 1000,
-                "per": per,
+                "ops": ops,
                 "rounds": b["stats"]["rounds"],
-                "failures": info.get("failures", info.get("timeouts", 0)),
             }
         )
     for rs in groups.values():
-        rs.sort(key=lambda r: -r["cycles_per_s"])
+        rs.sort(key=lambda r: -r["ops_per_s"])
     return groups
+
+
+def _ratio(ops_per_s: float, floor: float | None) -> str:
+    if not floor:
+        return "-"
+    ratio = ops_per_s / floor
+    return f"{ratio:.3g}" + (" (floor beaten)" if ratio > 1 else "")
 
 
 def markdown(data: dict[str, Any]) -> str:
     out: list[str] = []
     for group, rs in sorted(rows(data).items()):
-        floor = next((r["cycles_per_s"] for r in rs if r["implementation"] == FLOOR), None)
-        per = rs[0]["per"] if rs else 1
-        unit = "cycle" if per == 1 else f"batch of {per} cycles"
+        floor = next((r["ops_per_s"] for r in rs if r["implementation"] == FLOOR), None)
+        ops = rs[0]["ops"] if rs else 1
         out += [
             f"### {group}",
             "",
-            f"| implementation | cycles/s | x floor | median ms per {unit} | rounds | failed |",
-            "|---|---:|---:|---:|---:|---:|",
+            f"| implementation | ops/s | x floor | ms per round of {ops} (floor: best) | rounds |",
+            "|---|---:|---:|---:|---:|",
         ]
         for r in rs:
-            ratio = f"{r['cycles_per_s'] / floor:.2f}" if floor else "-"
             out.append(
-                f"| {r['implementation']} | {r['cycles_per_s']:,.0f} | {ratio} | "
-                f"{r['median_ms']:.3f} | {r['rounds']} | {r['failures']} |"
+                f"| {r['implementation']} | {r['ops_per_s']:,.0f} | "
+                f"{_ratio(r['ops_per_s'], floor)} | {r['median_ms']:.3f} | {r['rounds']} |"
             )
         out.append("")
     machine = data.get("machine_info", {})

@@ -141,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("mechanism")
 
     _diff_parser(sub)
+
+    from distconform.bench import command as bench_command
+
+    bench_command.add_parser(sub)
     return p  # fmt: skip
 
 
@@ -450,7 +454,11 @@ def _report(args: argparse.Namespace) -> int:
     path = Path(args.input)
     data = history.load(path)
     out = Path(args.out) if args.out else path.parent
-    written = report.render_all(data, out, path.parent / history.FOLDER)
+    from distconform.report import bench
+
+    written = report.render_all(
+        data, out, path.parent / history.FOLDER, bench=bench.load(path.parent)
+    )
     for p in written:
         print(p)
     return 0
@@ -533,6 +541,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _clause_table(args)
         if args.command == "diff":
             return _diff(args)
+        if args.command == "bench":
+            from distconform.bench.command import run as bench
+
+            return bench(args, _probe)
         return _list(args)
     except BrokenPipeError:  # `distconform list | head`: the reader left
         with contextlib.suppress(OSError):

@@ -46,13 +46,19 @@ def _badge_stems(data: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return out
 
 
-def render_all(data: dict[str, Any], out: Path, history_dir: Path | None = None) -> list[Path]:
+def render_all(
+    data: dict[str, Any],
+    out: Path,
+    history_dir: Path | None = None,
+    bench: dict[str, Any] | None = None,
+) -> list[Path]:
     """Write report.html, report.md and badges/<mech>-<impl>.json and .svg into ``out``.
 
     ``history_dir``: the stored runs whose trend report.html shows (none: no trend).
+    ``bench``: bench.json's data, drawn in report.html's benchmarks section.
     """
     validate(data)
-    page = render_html(data, trend.section(data, history_dir) if history_dir else None)
+    page = render_html(data, trend.section(data, history_dir) if history_dir else None, bench)
     try:
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "report.html", out / "report.md"]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from distconform.report import bench as _bench
 from distconform.report import view as _view
 from distconform.report.jinja import environment
 from distconform.report.md import ms, seconds
@@ -68,13 +69,17 @@ def _calibration(cal: Any) -> dict[str, Any] | None:
     }
 
 
-def render_html(data: dict[str, Any], trend: _trend.Section | None = None) -> str:
+def render_html(
+    data: dict[str, Any], trend: _trend.Section | None = None, bench: dict[str, Any] | None = None
+) -> str:
     """The compliance matrix as one self-contained HTML page.
 
-    ``trend``: the :func:`distconform.report.trend.section` to show, if any.
+    ``trend``: the :func:`distconform.report.trend.section` to show, if any;
+    ``bench``: bench.json's data, drawn as the benchmarks section.
     """
     validate(data)
     v = _view.view(data)
+    benchmarks = _bench.section(bench) if bench else None
     template = environment().get_template("report.html.j2")
     try:
         return template.render(
@@ -84,9 +89,10 @@ def render_html(data: dict[str, Any], trend: _trend.Section | None = None) -> st
             ms=ms,
             seconds=seconds,
             mechanisms=v.mechanisms,
-            toc=v.toc,
+            toc=[*v.toc, benchmarks.toc] if benchmarks else v.toc,
             calibration=_calibration(v.calibration),
             trend=trend,
+            bench=benchmarks,
         )
     except jinja2.UndefinedError as exc:
         raise ReportError(f"not a distconform report: {exc}") from None
