@@ -475,6 +475,65 @@ def test_overlapping_saves_lose_nothing(impl: Subject) -> None:
     )
 
 
+#: SESSION-10's forced case: every store reply held this long, so that of two
+#: requests started together (within a few ms: a barrier, then a thread
+#: wake-up each) both have read the session before either writes it.
+REPLY_DELAY = 0.05
+#: Forced rounds: each one pair of saves into a fresh session.
+FORCED_ROUNDS = 5
+
+
+def saves_at_once(impl: Subject, sid: str, by_key: dict[str, Any]) -> dict[str, object]:
+    """Each client saves its key into ``sid``, all started at once: key -> result or error."""
+    gate = threading.Barrier(len(by_key))
+    results: dict[str, object] = {}
+
+    def run(who: Any, key: str) -> None:
+        gate.wait(30)
+        try:
+            results[key] = who.save(sid, {key: "v"})
+        except Exception as exc:
+            results[key] = exc
+
+    threads = [threading.Thread(target=run, args=(c, k), daemon=True) for k, c in by_key.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(impl.call_timeout + 30)
+    expect(not any(t.is_alive() for t in threads), "a save started at once did not return")
+    return results
+
+
+@clause("SESSION-10")
+def test_two_saves_that_both_read_before_either_writes_lose_nothing(impl: Subject) -> None:
+    if not impl.has("remote-store"):
+        pytest.skip(f"{NOT_APPLICABLE}: the interleaving is forced through the store's proxy")
+    if impl.has("last-writer-wins"):
+        pytest.skip(f"{NOT_APPLICABLE}: declares 'last-writer-wins', judged by SESSION-11")
+    sub, proxy = impl.via_proxy("redis")
+    a, b = client(sub, "a"), client(sub, "b")
+    for r in range(FORCED_ROUNDS):
+        sid = a.create("alice")
+        assert a.save(sid, {"base": "0"}) is True
+        # Both connected (and scripts loaded) first: a connection's handshake under
+        # the delay would stagger the two requests.
+        expect(b.save(sid, {"base": "0"}) is True, "a save to a new session refused")
+        proxy.delay(REPLY_DELAY, "reply")
+        try:
+            results = saves_at_once(impl, sid, {"from_a": a, "from_b": b})
+        finally:
+            proxy.reset()
+        acked = {k for k, v in results.items() if v is True}
+        got = a.load(sid) or {}
+        lost = sorted(k for k in acked | {"base"} if k not in got)
+        assert not lost, (
+            f"repro (round {r + 1}): s = create(alice); a and b each save(s, base=0); both save "
+            f"from_a and from_b into s at once, every store reply delayed {REPLY_DELAY} s "
+            f"so both read s before either writes: {lost} lost (acknowledged: "
+            f"{sorted(acked)}); load(s) = {got}"
+        )
+
+
 @clause("SESSION-11")
 def test_last_writer_wins_loses_only_overlapping_changes(impl: Subject) -> None:
     c, d = client(impl, "a"), client(impl, "b")

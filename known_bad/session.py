@@ -240,6 +240,47 @@ class ReadModifyWrite(Bad):
         return True
 
 
+#: Replace a session's data fields with ARGV's (field, value) pairs: a whole write.
+REPLACE_DATA = """
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', KEYS[1], f) end
+end
+for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+class RedisBad(RedisSessionClient):
+    """The Redis reference as a base, on ``ctx.clock``."""
+
+    @classmethod
+    def factory(cls, ctx: Context) -> Implementation:
+        return Implementation(
+            client=lambda: cls(redis_client(str(ctx.redis_url), decode_responses=True),
+                               ctx.namespace, ctx),
+            capabilities=frozenset({"injectable-clock", "remote-store"}),
+            needs=frozenset({"redis"}),
+            description=f"known-bad: {cls.__name__}",
+        )  # fmt: skip
+
+
+class RedisReadModifyWrite(RedisBad):
+    """The Redis reference whose ``save`` reads the whole session, then writes it all back.
+
+    As the web libraries do (load at the request's start, write the whole
+    session at its end): fields the read did not see are deleted by the write.
+    """
+
+    def save(self, sid: str, changes: dict[str, str]) -> bool:
+        data = self.load(sid)
+        if data is None:
+            return False
+        data.update(changes)
+        fields = [x for k, v in data.items() for x in (f"d:{k}", v)]
+        self._redis.register_script(REPLACE_DATA)(keys=[self._key(sid)], args=fields)
+        return True
+
+
 class CookieWithoutAttributes(Bad):
     """Issues ``Set-Cookie: sid=<id>; Path=/``: no Secure, no HttpOnly, no SameSite."""
 
@@ -249,7 +290,7 @@ class CookieWithoutAttributes(Bad):
         return f"sid={sid}; Path=/"
 
 
-class FailOpen(RedisSessionClient):
+class FailOpen(RedisBad):
     """The Redis reference behind a "resilient" wrapper: a store error means an empty session."""
 
     def load(self, sid: str) -> dict[str, str] | None:
@@ -275,16 +316,6 @@ class FailOpen(RedisSessionClient):
             return super().login(sid, user)
         except redis_lib.RedisError:
             return secrets.token_urlsafe(32)
-
-    @classmethod
-    def factory(cls, ctx: Context) -> Implementation:
-        return Implementation(
-            client=lambda: cls(redis_client(str(ctx.redis_url), decode_responses=True),
-                               ctx.namespace, ctx),
-            capabilities=frozenset({"injectable-clock", "remote-store"}),
-            needs=frozenset({"redis"}),
-            description="known-bad: FailOpen",
-        )  # fmt: skip
 
 
 class SeedStore:
@@ -402,6 +433,11 @@ KNOWN_BAD = [
         "read-modify-write", "session", _spec(ReadModifyWrite), ("SESSION-10",),
         "each request writes back the whole session it read: overlapping requests undo "
         "each other's changes",
+    ),
+    KnownBad(
+        "redis-read-modify-write", "session", _spec(RedisReadModifyWrite), ("SESSION-10",),
+        "on Redis, each save reads the session and writes it all back: two requests that "
+        "read before either writes lose one's change",
     ),
     KnownBad(
         "declared-last-writer-but-replaces", "session", _spec(DeclaredLastWriterButReplaces),
