@@ -285,6 +285,10 @@ def starsessions(ctx: Context) -> Implementation:
         description="starsessions RedisStore, rolling lifetime = idle, Starlette TestClient",
         notes=_notes(
             "starsessions",
+            SESSION_3="adapter: passes by the app's 404 for a session without its marker; "
+            "starsessions itself saves under whatever id the cookie names "
+            "(SessionHandler.save), so an app that writes to a visitor's session adopts "
+            "an attacker-chosen id",
             SESSION_5="library: regenerate_session_id (the README's call) only changes the "
             "id the response writes to; the session under the old id stays in Redis until "
             "its TTL",
