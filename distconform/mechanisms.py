@@ -158,6 +158,13 @@ MECHANISMS: dict[str, Mechanism] = {
             references=("memory", "memory-async", "redis-sentinel"),
             capabilities=("sync", "async", "switchover", "injectable-clock"),
         ),
+        Mechanism(
+            name="session",
+            protocol=p.SessionClient,
+            capability_protocols={"cookies": p.SessionCookies},
+            references=("memory", "redis"),
+            capabilities=("injectable-clock", "cookies", "remote-store", "last-writer-wins"),
+        ),
     ]
 }
 

@@ -44,6 +44,8 @@ __all__ = [
     "RateLimitPeek",
     "RateLimitRemaining",
     "RateLimitResetAfter",
+    "SessionClient",
+    "SessionCookies",
 ]
 
 
@@ -303,3 +305,26 @@ class HotWarmSwitchover(Protocol):
     """Capability ``switchover``: an operator's planned move of the hot role (HW-14)."""
 
     def switchover(self) -> None: ...
+
+
+# -------------------------------------------------------------------- session
+
+
+@runtime_checkable
+class SessionClient(Protocol):
+    """spec/session.md: one application server's handle on a server-side session store."""
+
+    def configure(self, idle: float, absolute: float) -> None: ...
+    def create(self, user: str | None = None) -> str: ...
+    def load(self, sid: str) -> dict[str, str] | None: ...
+    def save(self, sid: str, changes: dict[str, str]) -> bool: ...
+    def login(self, sid: str, user: str) -> str: ...
+    def revoke(self, sid: str) -> None: ...
+    def revoke_user(self, user: str) -> None: ...
+
+
+@runtime_checkable
+class SessionCookies(Protocol):
+    """Capability ``cookies``: the Set-Cookie header value that issued an id."""
+
+    def cookie(self, sid: str) -> str: ...

@@ -89,6 +89,8 @@ SANITY = {
     "ratelimit": ["RL-21", "RL-7", "RL-11", "RL-6"],
     "twopc": ["TWOPC-2", "TWOPC-9", "TWOPC-15", "TWOPC-13"],
     "hotwarm": ["HW-3", "HW-1", "HW-9", "HW-10"],
+    # Data round trip, revoke and revoke_user: apart from ids, timeouts and concurrency.
+    "session": ["SESSION-4", "SESSION-8", "SESSION-9", "SESSION-3"],
 }
 
 

@@ -1,0 +1,1 @@
+"""Reference implementations of server-side sessions (spec/session.md)."""
