@@ -320,24 +320,28 @@ def _check_bound(env: Callable[..., Env], algorithm: str) -> None:
 
 
 @clause("RL-1")
+@pytest.mark.takes(3)
 def test_sliding_log_bound(impl: Subject, env: Callable[..., Env]) -> None:
     """In every interval of length W, a sliding log admits at most N units per key."""
     _check_bound(env, "sliding-log")
 
 
 @clause("RL-3")
+@pytest.mark.takes(3)
 def test_fixed_window_bound_across_boundaries(impl: Subject, env: Callable[..., Env]) -> None:
     """In every interval of length W, a fixed window admits at most 2N units per key."""
     _check_bound(env, "fixed-window")
 
 
 @clause("RL-4")
+@pytest.mark.takes(3)
 def test_sliding_window_counter_bound(impl: Subject, env: Callable[..., Env]) -> None:
     """In every interval of length W, a sliding window counter admits at most 2N - 1 units."""
     _check_bound(env, "sliding-window-counter")
 
 
 @clause("RL-5")
+@pytest.mark.takes(3)
 def test_token_bucket_bound(impl: Subject, env: Callable[..., Env]) -> None:
     """In every interval of length d, a token bucket admits at most b + r d units per key."""
     _check_bound(env, "token-bucket")
@@ -375,6 +379,7 @@ def test_one_window_admits_at_most_n(
 
 
 @clause("RL-6")
+@pytest.mark.takes(2)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_liveness(impl: Subject, env: Callable[..., Env], algorithm: str) -> None:
     """Hits at half the rate are all admitted; after an idle period, the full quota is back."""
@@ -481,6 +486,7 @@ def _hammer(
 
 
 @clause("RL-8")
+@pytest.mark.takes(6)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_bound_across_processes(impl: Subject, algorithm: str) -> None:
     """Four client processes hit one key as fast as they can; the total keeps the bound.
@@ -544,6 +550,7 @@ def skewed(lib: str, seconds: float) -> dict[str, str] | None:
 
 
 @clause("RL-9")
+@pytest.mark.takes(6)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_bound_with_skewed_client_processes(impl: Subject, algorithm: str) -> None:
     """Four client processes on one key, two with wall clocks 3 W ahead and behind: the bound holds.
@@ -658,6 +665,7 @@ def test_cost_counts_whole(impl: Subject, env: Callable[..., Env], algorithm: st
 
 
 @clause("RL-11")
+@pytest.mark.takes(3)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_rejected_requests_consume_as_declared(
     impl: Subject, env: Callable[..., Env], algorithm: str
@@ -773,6 +781,7 @@ def swc_worst_bursts(anchors: dict[str, float]) -> list[tuple[float, str, int]]:
 
 
 @clause("RL-4")
+@pytest.mark.takes(4)
 def test_sliding_window_counter_worst_case(impl: Subject, env: Callable[..., Env]) -> None:
     """Full bursts near the ends of two consecutive windows: at most 2N - 1 within W."""
     offered(impl, "sliding-window-counter")
@@ -1062,6 +1071,7 @@ RETURN_LOOSE = MARGIN
 
 
 @clause("RL-19")
+@pytest.mark.takes(5)
 @pytest.mark.parametrize(
     "algorithm,settings,due",
     [pytest.param(*c, id=f"{c[0]}-{c[2]:g}s") for c in RETURN_CASES],

@@ -789,6 +789,7 @@ def declared_timeout(b: Bench) -> float:
 
 
 @clause("TWOPC-10")
+@pytest.mark.takes(8)
 def test_votes_before_the_prepare_timeout_commit(bench: Any) -> None:
     """p1 votes yes at 0.7 T, five times: each transaction commits (no abort below T)."""
     b = bench(3)
@@ -810,6 +811,7 @@ def test_votes_before_the_prepare_timeout_commit(bench: Any) -> None:
 
 @pytest.mark.parametrize("p0", ["prompt", "yes-at-0.8T"])
 @clause("TWOPC-10")
+@pytest.mark.takes(13)
 def test_votes_after_the_prepare_timeout_abort(bench: Any, timing: Any, p0: str) -> None:
     """p1 answers 1.5 s after T, five times: run returns False at T (within tolerance).
 
@@ -865,6 +867,7 @@ def test_votes_after_the_prepare_timeout_abort(bench: Any, timing: Any, p0: str)
 
 @pytest.mark.parametrize("late", ["late-start", "late-reply"])
 @clause("TWOPC-11")
+@pytest.mark.takes(3)
 def test_a_late_yes_leaves_nothing_prepared(bench: Any, late: str) -> None:
     """p1's prepare starts (or its yes comes back) after the timeout: nothing stays prepared."""
     b = bench(3)
