@@ -45,3 +45,12 @@ def test_readme_adapter_runs(tmp_path: Path, child_env: dict[str, str]) -> None:
         x["clause"]: x["outcome"] for x in data["results"] if x["outcome"] not in ("not-run", "n/a")
     }
     assert ran == {"LOCK-2": "pass", "LOCK-9": "pass", "LOCK-11": "pass"}, ran
+
+
+def test_readme_states_verifys_worker_count() -> None:
+    """The number of test processes the README gives for `verify` is its default."""
+    from distconform import cli
+
+    said = re.search(r"`verify` runs (\d+) test\s+processes side by side", README)
+    assert said is not None, "the README no longer says how many processes verify runs"
+    assert int(said.group(1)) == cli.DEFAULT_WORKERS
