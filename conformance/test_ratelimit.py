@@ -386,19 +386,21 @@ def test_liveness(impl: Subject, env: Callable[..., Env], algorithm: str) -> Non
     offered(impl, algorithm)
     e = env()
     c = e.client(algorithm)
+    # From now: making the client (a first connection) may take a while on a loaded machine.
+    t0 = e.now()
     back = idle(algorithm) + MARGIN
     step = 2 * W / QUOTA
-    steady = [(i * step, "steady", 1) for i in range(int((back + 0.1) / step) + 1)]
-    exhaust = burst(0.0, "idle")
-    after = [(back + 0.05, "idle", 1)] * QUOTA
+    steady = [(t0 + i * step, "steady", 1) for i in range(int((back + 0.1) / step) + 1)]
+    exhaust = burst(t0, "idle")
+    after = [(t0 + back + 0.05, "idle", 1)] * QUOTA
     calls = e.run(c, steady + exhaust + after)
     rejected = [x for x in calls if x.key == "steady" and not x.admitted]
     assert not rejected, (
         f"{algorithm} (quota {QUOTA} per {W} s): a client hitting every {step} s (half the rate) "
         f"was rejected: {shown(calls, 'steady')}"
     )
-    last_exhaust = max(x.end for x in calls if x.key == "idle" and x.start < back)
-    final = [x for x in calls if x.key == "idle" and x.start >= back]
+    last_exhaust = max(x.end for x in calls if x.key == "idle" and x.start < t0 + back)
+    final = [x for x in calls if x.key == "idle" and x.start >= t0 + back]
     expect(final and final[0].start - last_exhaust >= idle(algorithm), "the idle period was cut")
     refused = [x for x in final if not x.admitted]
     assert not refused, (
@@ -677,16 +679,23 @@ def test_rejected_requests_consume_as_declared(
     c = e.client(algorithm)
     first = e.run(c, burst(0.0, "r", QUOTA))
     expect(all(x.admitted for x in first), f"a fresh key did not admit {QUOTA} hits")
-    mid = e.run(c, burst(0.5 * W, "r", 2 * QUOTA))
+    # Offsets from the end of the spending burst, which a loaded machine may stretch.
+    spent = max(x.end for x in first)
+    mid = e.run(c, burst(spent + 0.5 * W, "r", 2 * QUOTA))
     calls = first + mid
     if algorithm == "sliding-log":
         # 0.5 W after the quota was spent, the window is full: every one is
-        # rejected. At W + MARGIN the admitted units are gone, the rejected
-        # ones are not (if they count).
+        # rejected. W + MARGIN after it was spent the admitted units are gone,
+        # the rejected ones are not (if they count).
         expect(not any(x.admitted for x in mid), "hits 0.5 W after the quota was spent admitted")
-        probe = e.run(c, [(W + MARGIN, "r", 1)])
+        probe = e.run(c, [(spent + W + MARGIN, "r", 1)])
         calls += probe
         if consumes:
+            # Counted, QUOTA of the rejected hits fill the window while they are in it.
+            expect(
+                sorted(x.start for x in mid)[-QUOTA] > probe[0].end - W,
+                "the probe came so late that the rejected hits had left the window",
+            )
             assert not probe[0].admitted, (
                 f"declares rejected-consumes, but rejected hits took no room: {shown(calls)}"
             )
