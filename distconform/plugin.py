@@ -119,33 +119,13 @@ def pytest_load_initial_conftests(
         args[:] = [*args, "-n", str(workers), "--dist", "loadgroup"]
 
 
-def _register_hypothesis_profiles() -> None:
-    try:
-        from hypothesis import HealthCheck, settings
-    except ImportError:  # pragma: no cover - hypothesis is a dependency
-        return
-    settings.register_profile("dev", max_examples=30, deadline=None)
-    settings.register_profile(
-        "ci",
-        settings.get_profile("ci"),
-        derandomize=True,
-        deadline=None,
-        max_examples=150,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
-    profile = os.environ.get("DISTCONFORM_HYPOTHESIS_PROFILE") or (
-        "ci" if os.environ.get("CI") else "dev"
-    )
-    settings.load_profile(profile)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(*ids): the spec clauses this test checks")
     config.stash[_RESULTS_KEY] = []
     config.stash[_IMPLS_KEY] = {}
     if not config.pluginmanager.has_plugin(_RESULTS_PLUGIN):
         config.pluginmanager.register(_Results(config), _RESULTS_PLUGIN)
-    _register_hypothesis_profiles()
+    # Hypothesis profiles: distconform.hypothesis_profiles, run by Hypothesis's own import.
     selected: dict[str, list[Adapter]] = {}
     try:
         for text in config.getoption(OPT_IMPL) or []:

@@ -1,0 +1,43 @@
+"""Hypothesis gets the project's profiles at its import; a run that does not use it never imports it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+#: A child interpreter or collection takes a few seconds; the bound only stops a hung one.
+CHILD_TIMEOUT = 120
+
+
+def _python(code: str, env: dict[str, str], cwd: Path = REPO) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=cwd, timeout=CHILD_TIMEOUT)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip()
+
+
+def test_importing_hypothesis_loads_the_named_profile(child_env: dict[str, str]) -> None:
+    read = "from hypothesis import settings as s; d = s.default; print(d.max_examples, d.deadline)"
+    env = {k: v for k, v in child_env.items() if k not in ("CI", "DISTCONFORM_HYPOTHESIS_PROFILE")}
+    assert _python(read, env) == "30 None"
+    assert _python(read, {**env, "DISTCONFORM_HYPOTHESIS_PROFILE": "ci"}) == "150 None"
+    assert _python(read, {**env, "CI": "true"}) == "150 None"
+
+
+def test_a_conformance_run_does_not_import_hypothesis(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    (tmp_path / "saw_hypothesis.py").write_text(
+        "import sys\n\n\ndef pytest_collection_finish(session):\n"
+        "    print('hypothesis imported:', 'hypothesis' in sys.modules)\n"
+    )
+    env = {**child_env, "PYTHONPATH": f"{tmp_path}:{child_env.get('PYTHONPATH', '')}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist",
+         "-p", "saw_hypothesis", "--impl", "lru=memory",
+         "conformance/test_lru.py"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=CHILD_TIMEOUT,
+    )  # fmt: skip
+    assert "hypothesis imported: False" in out.stdout, out.stdout + out.stderr
