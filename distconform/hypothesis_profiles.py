@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["register"]
+__all__ = ["ENTRY_POINT", "register"]
+
+#: As pyproject.toml names it in [project.entry-points.hypothesis].
+ENTRY_POINT = "distconform.hypothesis_profiles:register"
 
 
 def register() -> None:

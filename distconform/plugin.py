@@ -119,13 +119,25 @@ def pytest_load_initial_conftests(
         args[:] = [*args, "-n", str(workers), "--dist", "loadgroup"]
 
 
+def _hypothesis_profiles_without_entry_point() -> None:
+    """Hypothesis loads the profiles at its import (distconform.hypothesis_profiles);
+    an install made before pyproject named that entry point gets them here, as before."""
+    from importlib.metadata import entry_points
+
+    from distconform import hypothesis_profiles
+
+    named = hypothesis_profiles.ENTRY_POINT
+    if not any(ep.value == named for ep in entry_points(group="hypothesis")):
+        hypothesis_profiles.register()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clause(*ids): the spec clauses this test checks")
     config.stash[_RESULTS_KEY] = []
     config.stash[_IMPLS_KEY] = {}
     if not config.pluginmanager.has_plugin(_RESULTS_PLUGIN):
         config.pluginmanager.register(_Results(config), _RESULTS_PLUGIN)
-    # Hypothesis profiles: distconform.hypothesis_profiles, run by Hypothesis's own import.
+    _hypothesis_profiles_without_entry_point()
     selected: dict[str, list[Adapter]] = {}
     try:
         for text in config.getoption(OPT_IMPL) or []:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 #: A child interpreter or collection takes a few seconds; the bound only stops a hung one.
 CHILD_TIMEOUT = 120
@@ -41,3 +43,20 @@ def test_a_conformance_run_does_not_import_hypothesis(
         capture_output=True, text=True, env=env, cwd=REPO, timeout=CHILD_TIMEOUT,
     )  # fmt: skip
     assert "hypothesis imported: False" in out.stdout, out.stdout + out.stderr
+
+
+def test_an_install_without_the_entry_point_still_gets_the_profiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install made before pyproject named the entry point: the plugin registers them."""
+    import importlib.metadata
+
+    from distconform import hypothesis_profiles, plugin
+
+    calls: list[str] = []
+    monkeypatch.setattr(hypothesis_profiles, "register", lambda: calls.append("registered"))
+    plugin._hypothesis_profiles_without_entry_point()
+    assert calls == []  # this install names it: Hypothesis's import does it
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
+    plugin._hypothesis_profiles_without_entry_point()
+    assert calls == ["registered"]
