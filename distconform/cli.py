@@ -216,6 +216,10 @@ def verify(args: argparse.Namespace) -> int:
             "-W", "ignore::DeprecationWarning",
             # pytest-benchmark's plugin would leave a .benchmarks/ folder here.
             "-p", "no:benchmark",
+            # No conformance test uses Hypothesis, but its plugin imports it at the
+            # end of every test process (its terminal summary): ~1.8 s of CPU each
+            # where bytecode is not written, while the run waits for the last worker.
+            "-p", "no:hypothesispytest",
         ]  # fmt: skip
         pytest_args += _worker_args(args.workers)
         if args.require_backends:

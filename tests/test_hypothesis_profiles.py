@@ -28,14 +28,20 @@ def test_importing_hypothesis_loads_the_named_profile(child_env: dict[str, str])
     assert _python(read, {**env, "CI": "true"}) == "150 None"
 
 
+def _watching(tmp_path: Path, env: dict[str, str], hook: str) -> dict[str, str]:
+    """``env`` with a plugin ``saw_hypothesis`` on the path that says, at ``hook``, whether
+    Hypothesis was imported."""
+    (tmp_path / "saw_hypothesis.py").write_text(
+        f"import sys\n\nimport pytest\n\n\n@pytest.hookimpl(trylast=True)\ndef {hook}():\n"
+        "    print('hypothesis imported:', 'hypothesis' in sys.modules)\n"
+    )
+    return {**env, "PYTHONPATH": f"{tmp_path}:{env.get('PYTHONPATH', '')}"}
+
+
 def test_a_conformance_run_does_not_import_hypothesis(
     tmp_path: Path, child_env: dict[str, str]
 ) -> None:
-    (tmp_path / "saw_hypothesis.py").write_text(
-        "import sys\n\n\ndef pytest_collection_finish(session):\n"
-        "    print('hypothesis imported:', 'hypothesis' in sys.modules)\n"
-    )
-    env = {**child_env, "PYTHONPATH": f"{tmp_path}:{child_env.get('PYTHONPATH', '')}"}
+    env = _watching(tmp_path, child_env, "pytest_collection_finish")
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist",
          "-p", "saw_hypothesis", "--impl", "lru=memory",
@@ -60,3 +66,15 @@ def test_an_install_without_the_entry_point_still_gets_the_profiles(
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
     plugin._hypothesis_profiles_without_entry_point()
     assert calls == ["registered"]
+
+
+def test_verify_never_imports_hypothesis(tmp_path: Path, child_env: dict[str, str]) -> None:
+    """Not even at the end, where Hypothesis's pytest plugin imports it for its summary."""
+    env = _watching(tmp_path, child_env, "pytest_unconfigure")
+    env["PYTEST_ADDOPTS"] = "-p saw_hypothesis"
+    out = subprocess.run(
+        [sys.executable, "-m", "distconform.cli", "verify", "lru", "memory", "-n", "0",
+         "-k", "capacity", "--report-dir", str(tmp_path / "rep")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=CHILD_TIMEOUT,
+    )  # fmt: skip
+    assert "hypothesis imported: False" in out.stdout, out.stdout + out.stderr
