@@ -76,3 +76,10 @@ def starved_participants(ctx: Context) -> Implementation:
         return coordinator
 
     return Implementation(client=client, capabilities=built.capabilities, close=built.close)
+
+
+def report_parent_and_env(client: Any, chan: Any, name: str) -> None:
+    """A role (distconform.workers) that sends its parent's pid and the variable ``name``."""
+    import os
+
+    chan.send((os.getppid(), os.environ.get(name)))
