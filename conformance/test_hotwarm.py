@@ -372,6 +372,7 @@ def test_warm_node_refuses_direct_writes(impl: Any) -> None:
 
 
 @clause("HW-4")
+@pytest.mark.takes(5)
 def test_failover_after_kill_within_declared_bound(impl: Any) -> None:
     """SIGKILL of the hot node: the same client's writes are acknowledged again within T."""
     load, old, _, took = kill_under_load(impl)
@@ -389,6 +390,7 @@ def test_failover_after_kill_within_declared_bound(impl: Any) -> None:
 
 
 @clause("HW-5")
+@pytest.mark.takes(5)
 def test_sync_mode_loses_no_acknowledged_write_on_kill(impl: Any) -> None:
     """Steady writes, SIGKILL of the hot node, writes after failover: every ack survives."""
     load, old, _, took = kill_under_load(impl)
@@ -422,6 +424,7 @@ def test_async_mode_loses_only_writes_inside_the_loss_window(impl: Any) -> None:
 
 
 @clause("HW-7")
+@pytest.mark.takes(16)
 def test_no_split_brain_after_a_long_pause(impl: Any) -> None:
     """Pause the hot node past T, resume it: its direct acks, and all others, survive."""
     c, ctl = pair(impl)
@@ -448,6 +451,7 @@ def test_no_split_brain_after_a_long_pause(impl: Any) -> None:
 
 
 @clause("HW-8")
+@pytest.mark.takes(16)
 def test_restarted_old_hot_node_rejoins_as_warm_and_catches_up(impl: Any) -> None:
     """Kill, failover, writes, restart: the old node is warm, refuses writes, has every ack."""
     load, old, t_kill, took = kill_under_load(impl)
@@ -479,6 +483,7 @@ def test_restarted_old_hot_node_rejoins_as_warm_and_catches_up(impl: Any) -> Non
 
 
 @clause("HW-9")
+@pytest.mark.takes(6)
 def test_clients_follow_discovery_to_the_new_hot_node(impl: Any) -> None:
     """After a kill, an old client and a new one write to the node discovery names."""
     load, old, _, took = kill_under_load(impl)
@@ -500,6 +505,7 @@ def test_clients_follow_discovery_to_the_new_hot_node(impl: Any) -> None:
 
 
 @clause("HW-10")
+@pytest.mark.takes(9)
 def test_short_pause_does_not_cause_a_failover(impl: Any) -> None:
     """A pause of H/2 then T of watching: the same node is hot and takes writes."""
     c, ctl = pair(impl)
@@ -515,6 +521,7 @@ def test_short_pause_does_not_cause_a_failover(impl: Any) -> None:
 
 
 @clause("HW-11")
+@pytest.mark.takes(5)
 def test_failover_after_pause_within_declared_bound(impl: Any) -> None:
     """SIGSTOP of the hot node (it hangs, it does not refuse): writes acknowledged again within T.
 
@@ -556,6 +563,7 @@ HOLD_OFF_TRIALS = 3
 
 
 @clause("HW-12")
+@pytest.mark.takes(12)
 def test_pauses_just_under_the_hold_off_cause_no_failover(impl: Any) -> None:
     """Three pauses each as long as the declared hold-off H (not H/2), H/2 apart: no failover.
 
@@ -597,6 +605,7 @@ def test_pauses_just_under_the_hold_off_cause_no_failover(impl: Any) -> None:
 
 
 @clause("HW-13")
+@pytest.mark.takes(16)
 def test_nodes_agree_on_every_write_after_failover_and_rejoin(impl: Any) -> None:
     """Pause past T under load, stale direct writes to the resumed node, rejoin: both nodes agree.
 
@@ -637,6 +646,7 @@ def test_nodes_agree_on_every_write_after_failover_and_rejoin(impl: Any) -> None
 
 
 @clause("HW-14")
+@pytest.mark.takes(3)
 def test_switchover_moves_the_hot_role_and_loses_nothing(impl: Any) -> None:
     """A planned switchover right after a write: the warm node is hot within T, every ack kept.
 
@@ -702,6 +712,7 @@ SWITCH_INTERVAL = 1e-6
 
 
 @clause("HW-15")
+@pytest.mark.takes(6)
 def test_one_client_written_from_several_threads(impl: Any) -> None:
     """Eight threads write through ONE client at once, the pair running: every ack on both nodes.
 
@@ -778,6 +789,7 @@ WHILE_PAUSED = 5
 
 
 @clause("HW-16")
+@pytest.mark.takes(8)
 @pytest.mark.parametrize("how", ["pause", "kill"])
 def test_failed_warm_node_catches_up(impl: Any, how: str) -> None:
     """The warm node paused (or killed) for at least H with writes going on, then resumed
@@ -829,6 +841,7 @@ def test_failed_warm_node_catches_up(impl: Any, how: str) -> None:
 
 
 @clause("HW-17")
+@pytest.mark.takes(4)
 def test_hot_node_restarted_before_detection_leaves_a_working_pair(impl: Any) -> None:
     """Kill the hot node, restart it H/2 later: writes are acknowledged again and the pair heals.
 

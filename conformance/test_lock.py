@@ -242,6 +242,7 @@ def side_by_side(trials: Sequence[Callable[[], Any]]) -> list[Any]:
 
 
 @clause("LOCK-1")
+@pytest.mark.takes(6)
 @probed("res", ttl=5.0)
 def test_contenders_never_hold_at_once(impl: Any) -> None:
     """Eight contenders, each its own client, never hold the lock at the same time.
@@ -419,6 +420,7 @@ POLL_ROUND_TRIPS = 3
 
 
 @clause("LOCK-5")
+@pytest.mark.takes(3)
 @probed("res0", "res1", "res2", "res3", ttl=3.0)
 def test_grant_lasts_at_least_its_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
     """No other client is granted the lock before the holder's TTL (1.5 s and 3 s) has passed."""
@@ -466,6 +468,7 @@ def test_sub_second_ttl_is_honoured_or_refused(impl: Any, request: pytest.Fixtur
 
 
 @clause("LOCK-7")
+@pytest.mark.takes(4)
 @probed("res0", "res1", "res2", "res3", ttl=3.0)
 def test_dead_holder_stops_blocking_after_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
     """A holder killed without releasing blocks others for at most TTL (1 s, 3 s) plus tolerance."""
@@ -517,6 +520,7 @@ def test_dead_holder_stops_blocking_after_ttl(impl: Any, request: pytest.Fixture
 
 
 @clause("LOCK-7", "LOCK-8")
+@pytest.mark.takes(6)
 @probed("res0", "res1", "res2", ttl=30.0)
 def test_blocked_acquire_gets_an_expiring_grant(impl: Any, request: pytest.FixtureRequest) -> None:
     """A blocked acquire is granted a lock whose grant runs out unreleased, soon after its TTL.
@@ -553,6 +557,7 @@ def test_blocked_acquire_gets_an_expiring_grant(impl: Any, request: pytest.Fixtu
 
 
 @clause("LOCK-8")
+@pytest.mark.takes(11)
 @probed(*(f"res{i}" for i in range(6)), ttl=30.0)
 def test_acquire_gives_up_at_its_timeout(impl: Any, request: pytest.FixtureRequest) -> None:
     """A blocked acquire returns None after its timeout (0.7 s, 3 s), not before, not much after."""
@@ -652,6 +657,7 @@ def test_different_names_are_independent(impl: Any) -> None:
 
 
 @clause("LOCK-12")
+@pytest.mark.takes(2)
 @probed("res", ttl=30.0)
 def test_tokens_increase_across_release_and_expiry(impl: Any) -> None:
     """Twelve released and three expired grants carry strictly increasing tokens."""
@@ -718,6 +724,7 @@ def test_paused_holder_cannot_overwrite_the_next_holder(impl: Any) -> None:
 
 
 @clause("LOCK-14")
+@pytest.mark.takes(4)
 @probed("res0", "res1", "res2", ttl=3.5)
 def test_extend_keeps_the_grant_for_the_new_ttl(impl: Any, request: pytest.FixtureRequest) -> None:
     """After extend(ttl=2 s or 3.5 s), no one else is granted the lock for that long."""
@@ -745,6 +752,7 @@ def test_extend_keeps_the_grant_for_the_new_ttl(impl: Any, request: pytest.Fixtu
 
 
 @clause("LOCK-15")
+@pytest.mark.takes(2)
 @probed("res", ttl=30.0)
 def test_extend_without_the_lock_fails_and_changes_nothing(impl: Any) -> None:
     """Extend through a released or expired handle returns False; the holder is untouched."""
@@ -772,6 +780,7 @@ def test_extend_without_the_lock_fails_and_changes_nothing(impl: Any) -> None:
 
 
 @clause("LOCK-16")
+@pytest.mark.takes(4)
 @probed("res", ttl=30.0)
 def test_grant_without_ttl_holds_until_released(impl: Any) -> None:
     """A grant with ttl None is not given to anyone else for 3.5 s, then released at once.
@@ -816,6 +825,7 @@ def test_release_frees_a_grant_without_ttl(impl: Any) -> None:
 
 
 @clause("LOCK-18")
+@pytest.mark.takes(5)
 @probed("res0", "res1", ttl=1.5)
 def test_renewing_grant_outlives_its_ttl(impl: Any) -> None:
     """Renewing grants of 1 s and 1.5 s hold for 3 s and 4.5 s while the holder lives.
@@ -843,6 +853,7 @@ def test_renewing_grant_outlives_its_ttl(impl: Any) -> None:
 
 
 @clause("LOCK-19")
+@pytest.mark.takes(4)
 @probed("res", ttl=1.0)
 def test_renewal_stops_at_release(impl: Any) -> None:
     """After the release of a renewing grant the lock is free at once and stays free."""
@@ -895,6 +906,7 @@ def test_renewal_stops_when_the_holder_dies(impl: Any) -> None:
 
 
 @clause("LOCK-20")
+@pytest.mark.takes(4)
 @probed("res", ttl=30.0)
 def test_holder_that_cannot_renew_loses_the_grant_and_learns_it(impl: Any) -> None:
     """A renewing holder SIGSTOPped past its TTL loses the lock, says so, and does not retake it.
@@ -945,6 +957,7 @@ def test_holder_that_cannot_renew_loses_the_grant_and_learns_it(impl: Any) -> No
 
 
 @clause("LOCK-21")
+@pytest.mark.takes(2)
 @probed("mine", "res", ttl=30.0)
 def test_owned_tells_the_holder_apart(impl: Any) -> None:
     """owned() is True while the grant holds; False after release, expiry, or a new holder."""
@@ -999,6 +1012,7 @@ def _remaining_trials(impl: Any, ttls: Sequence[float]) -> list[tuple[float, flo
 
 
 @clause("LOCK-22")
+@pytest.mark.takes(3)
 @probed("res0", "res1", ttl=3.0)
 def test_remaining_never_overstates(impl: Any) -> None:
     """remaining() a third into 0.7 s and 3 s grants: B is not granted the lock before it said."""
@@ -1010,6 +1024,7 @@ def test_remaining_never_overstates(impl: Any) -> None:
 
 
 @clause("LOCK-23")
+@pytest.mark.takes(5)
 @probed("res0", "res1", "res2", "res3", ttl=3.0)
 def test_remaining_never_understates(impl: Any, request: pytest.FixtureRequest) -> None:
     """remaining() a third into 0.7 s and 3 s grants is > 0, and the lock is free soon after it."""

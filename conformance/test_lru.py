@@ -1093,6 +1093,7 @@ def _storm(c: Any, threads: int, seconds: float, work: Any, watch: Any | None = 
 
 
 @clause("LRU-27", "LRU-13")
+@pytest.mark.takes(2)
 def test_one_client_from_many_threads_keeps_size_and_updates(impl: Any) -> None:
     """Eight threads share one client: size stays within capacity, no update is lost.
 

@@ -59,8 +59,9 @@ class Trace:
     """Every call the coordinator made, and every isolation violation seen."""
 
     calls: list[tuple[str, str, str]] = field(default_factory=list)
-    #: The calls that returned without raising: (participant, op, txid).
-    acks: set[tuple[str, str, str]] = field(default_factory=set)
+    #: The calls that returned without raising: (participant, op, txid) -> the
+    #: ``time.monotonic()`` at which the call returned.
+    acks: dict[tuple[str, str, str], float] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     #: (participant, txid) -> the vote prepare returned (absent: it raised or was not asked).
     votes: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -191,7 +192,7 @@ class Hooked:
             else:
                 result = early  # a planned no vote: the call returned
             with self.trace.mutex:
-                self.trace.acks.add((self.name, op, txid))
+                self.trace.acks[(self.name, op, txid)] = time.monotonic()
             return result
         finally:
             with self._idle:

@@ -133,24 +133,16 @@ def pytest_load_initial_conftests(
         args[:] = [*args, "-n", str(workers), "--dist", "loadgroup"]
 
 
-def _register_hypothesis_profiles() -> None:
-    try:
-        from hypothesis import HealthCheck, settings
-    except ImportError:  # pragma: no cover - hypothesis is a dependency
-        return
-    settings.register_profile("dev", max_examples=30, deadline=None)
-    settings.register_profile(
-        "ci",
-        settings.get_profile("ci"),
-        derandomize=True,
-        deadline=None,
-        max_examples=150,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
-    profile = os.environ.get("DISTCONFORM_HYPOTHESIS_PROFILE") or (
-        "ci" if os.environ.get("CI") else "dev"
-    )
-    settings.load_profile(profile)
+def _hypothesis_profiles_without_entry_point() -> None:
+    """Hypothesis loads the profiles at its import (distconform.hypothesis_profiles);
+    an install made before pyproject named that entry point gets them here, as before."""
+    from importlib.metadata import entry_points
+
+    from distconform import hypothesis_profiles
+
+    named = hypothesis_profiles.ENTRY_POINT
+    if not any(ep.value == named for ep in entry_points(group="hypothesis")):
+        hypothesis_profiles.register()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -159,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_IMPLS_KEY] = {}
     if not config.pluginmanager.has_plugin(_RESULTS_PLUGIN):
         config.pluginmanager.register(_Results(config), _RESULTS_PLUGIN)
-    _register_hypothesis_profiles()
+    _hypothesis_profiles_without_entry_point()
     selected: dict[str, list[Adapter]] = {}
     try:
         from distconform.report.history import check_keep

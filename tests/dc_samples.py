@@ -47,3 +47,39 @@ def hanging(ctx: Context) -> Implementation:
     """Acquire of the lock named ``res`` never returns."""
     service = memory.MemoryLockService(ctx.clock)
     return Implementation(client=lambda: _Hanging(service))
+
+
+class _StarvedParticipant:
+    """A memory participant on a starved machine: every prepare answers 1 s late."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def prepare(self, txid: str) -> bool:
+        time.sleep(1.0)
+        return bool(self._inner.prepare(txid))
+
+
+def starved_participants(ctx: Context) -> Implementation:
+    """The memory two-phase-commit reference; its participants' votes come 1 s late."""
+    from distconform.reference.twopc import memory as twopc
+
+    built = twopc.factory(ctx)
+
+    def client() -> Any:
+        coordinator = built.client()
+        own = coordinator.participant
+        coordinator.participant = lambda name: _StarvedParticipant(own(name))
+        return coordinator
+
+    return Implementation(client=client, capabilities=built.capabilities, close=built.close)
+
+
+def report_parent_and_env(client: Any, chan: Any, name: str) -> None:
+    """A role (distconform.workers) that sends its parent's pid and the variable ``name``."""
+    import os
+
+    chan.send((os.getppid(), os.environ.get(name)))

@@ -230,3 +230,17 @@ def test_clause_option_selects_tests_by_clause(cli, tmp_path: Path) -> None:
         (noop, "LOCK-10"),
         (noop, "LOCK-11"),
     }, sorted(ran)
+
+
+def test_a_vote_that_came_after_the_prepare_timeout_excuses_the_abort(cli, tmp_path: Path) -> None:
+    """TWOPC-10: p1's yes is due at 0.7 T but a starved participant answers after T: inconclusive.
+
+    The coordinator (the memory reference) rightly aborts; a failed clause
+    would blame it for the machine's slowness.
+    """
+    out = tmp_path / "rep"
+    r = cli("verify", "twopc", "dc_samples:starved_participants", "--report-dir", str(out),
+            "-k", "votes_before", "-n", "0")  # fmt: skip
+    res = _results(out)[("dc_samples:starved_participants", "TWOPC-10")]
+    assert res["outcome"] == "error", r.stdout + r.stderr
+    assert "after the prepare timeout" in res["message"], res["message"]

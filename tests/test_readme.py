@@ -109,3 +109,12 @@ def test_readme_adapter_gets_the_readme_verdicts(tmp_path: Path, child_env: dict
             if expected.get(c) != got[c][0]
         )
     )
+
+
+def test_readme_states_verifys_worker_count() -> None:
+    """The number of test processes the README gives for `verify` is its default."""
+    from distconform import cli
+
+    said = re.search(r"`verify` runs (\d+) test\s+processes side by side", README)
+    assert said is not None, "the README no longer says how many processes verify runs"
+    assert int(said.group(1)) == cli.DEFAULT_WORKERS
