@@ -237,7 +237,18 @@ def test_bad_direction_and_url_rewrite() -> None:
         rewrite_url("unix:///tmp/redis.sock", "127.0.0.1", 1)
 
 
-def test_via_proxy(impl: Any) -> None:
+@pytest.fixture
+def redis_started(dc_backends: Any) -> None:
+    """The run's Redis, started before ``impl``'s context is made.
+
+    Servers start on a test's first need, and the memory reference needs
+    none: without this its context had a Redis URL only when an earlier test
+    in the same process had needed one (a run of this test alone failed).
+    """
+    dc_backends.ensure("redis")
+
+
+def test_via_proxy(redis_started: None, impl: Any) -> None:
     """via_proxy(backend) rebuilds the implementation on the same namespace through a proxy."""
     backend = "mysql" if impl.name == "mysql" else "redis"
     if impl.name not in ("memory", "redis", "mysql"):
