@@ -172,6 +172,10 @@ def check_mysql(url: str) -> str:
 # ------------------------------------------------------------------ private servers
 
 
+class _Foreign(Exception):
+    """The private server's port is answered by another process."""
+
+
 class _PrivateServer:
     """A server process of our own that a fault test may kill, pause and restart."""
 
@@ -206,9 +210,23 @@ class _PrivateServer:
                 )  # fmt: skip
                 try:
                     self._executor.start()
-                except (AlreadyRunning, ProcessExitedWithError):
+                    # mirakuru only sees the port open: when another server took
+                    # it first, ours fails to bind and exits while the port
+                    # answers, and every client (and a fault test's SIGSTOP,
+                    # sent to our pid) would miss. Seen in a full run: a lock
+                    # acquire "against a paused server" granted at once.
+                    self._ready()
+                except (AlreadyRunning, ProcessExitedWithError, _Foreign) as exc:
+                    if isinstance(exc, _Foreign):
+                        with contextlib.suppress(Exception):
+                            self._executor.kill(wait=True, sig=signal.SIGKILL)
                     self._executor = None
                     if self._started or attempt == START_ATTEMPTS - 1 or not _port_taken(self.port):
+                        if isinstance(exc, _Foreign):
+                            raise BackendUnavailable(
+                                f"{self.name}: port {self.port} is answered by another server "
+                                f"({exc}); ours could not bind it"
+                            ) from None
                         raise
                     self.port = free_port()
                     self._new_port()
@@ -217,8 +235,15 @@ class _PrivateServer:
             return self
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _ready(self) -> None:
+        """Return once this process serves on the port; raise :class:`_Foreign` if another does."""
+
     def _new_port(self) -> None:
         """Forget whatever was written for the old port (a config file)."""
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
 
     @property
     def pid(self) -> int:
@@ -256,6 +281,17 @@ class _PrivateServer:
         self.stop()
 
 
+def _same_redis_process(server: _PrivateServer) -> None:
+    """Raise :class:`_Foreign` unless the Redis or Sentinel on ``server``'s port is its process."""
+    r = redis_client(server.url)
+    try:
+        pid = int(r.info("server")["process_id"])
+    finally:
+        r.close()
+    if pid != server.pid:
+        raise _Foreign(f"the process answering is pid {pid}, ours is {server.pid}")
+
+
 class PrivateRedis(_PrivateServer):
     """``redis-server`` on a free port; ``persist`` keeps an fsync-always AOF."""
 
@@ -281,6 +317,9 @@ class PrivateRedis(_PrivateServer):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ready(self) -> None:
+        _same_redis_process(self)
 
     @staticmethod
     def available() -> bool:
@@ -324,6 +363,9 @@ class PrivateSentinel(_PrivateServer):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(self.dir, "sentinel.conf"))
 
+    def _ready(self) -> None:
+        _same_redis_process(self)
+
     @staticmethod
     def available() -> bool:
         return bool(shutil.which("redis-sentinel") or shutil.which("redis-server"))
@@ -366,17 +408,24 @@ class PrivateMariaDB(_PrivateServer):
             "--innodb-buffer-pool-size=32M", f"--log-error={self.dir}/err.log",
         ]  # fmt: skip
 
-    def start(self) -> PrivateMariaDB:
-        super().start()
+    def _ready(self) -> None:
         # The port opens before the server takes queries; wait until one works.
         deadline = time.monotonic() + 30
         while True:
             try:
                 conn = mysql_connect(f"mysql://root@127.0.0.1:{self.port}/mysql")
-                with conn.cursor() as cur:
-                    cur.execute("CREATE DATABASE IF NOT EXISTS test")
-                conn.close()
-                return self
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT @@datadir")
+                        datadir = str(cur.fetchone()[0])
+                        if os.path.realpath(datadir) != os.path.realpath(self.datadir):
+                            raise _Foreign(f"a MariaDB over {datadir}, ours is {self.datadir}")
+                        cur.execute("CREATE DATABASE IF NOT EXISTS test")
+                finally:
+                    conn.close()
+                return
+            except _Foreign:
+                raise
             except Exception:
                 if time.monotonic() > deadline:
                     raise

@@ -123,3 +123,58 @@ def test_private_servers_stop_after_ctrl_c(tmp_path: Path) -> None:
     while any(_alive(p) for p in servers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [c for p, c in servers.items() if _alive(p)], "a private server outlived Ctrl-C"
+
+
+@pytest.mark.skipif(not backends.PrivateRedis.available(), reason="redis-server is not on PATH")
+def test_a_private_server_whose_port_another_server_took_moves_on(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Another server takes the port between mirakuru's check and our server's bind.
+
+    mirakuru then sees the port answer while ours exits (it could not bind),
+    and the suite would talk to the other server: a fault test's SIGSTOP,
+    sent to our pid, stopped nothing, and a lock acquire "against a paused
+    server" was granted at once (seen in a full run). Played here by a
+    mirakuru that finds the port free when it is not.
+    """
+    from mirakuru import TCPExecutor
+
+    other = backends.PrivateRedis().start()
+    try:
+        ours = backends.PrivateRedis()
+        ours.port = other.port
+        real_check, checked = TCPExecutor.pre_start_check, set()
+
+        def port_looks_free_at_first(self) -> bool:  # type: ignore[no-untyped-def]
+            # mirakuru asks before starting (AlreadyRunning when it answers), then
+            # polls the same check until the port answers.
+            if id(self) not in checked:
+                checked.add(id(self))
+                return False
+            return bool(real_check(self))
+
+        monkeypatch.setattr(TCPExecutor, "pre_start_check", port_looks_free_at_first)
+        ours.start()
+        try:
+            assert ours.port != other.port
+            r = backends.redis_client(ours.url)
+            try:
+                assert int(r.info("server")["process_id"]) == ours.pid
+            finally:
+                r.close()
+        finally:
+            ours.stop()
+    finally:
+        other.stop()
+
+
+@pytest.mark.skipif(not backends.PrivateMariaDB.available(), reason="mariadbd is not on PATH")
+def test_a_private_mariadb_knows_another_server_on_its_port(dc_backends) -> None:  # type: ignore[no-untyped-def]
+    """The readiness check of a private MariaDB tells another MariaDB on its port by its datadir."""
+    dc_backends.ensure("mysql")  # the run's server stands in for the other one
+    given = backends.parse_mysql_url(dc_backends.mysql_url)
+    if given["host"] != "127.0.0.1" or given["user"] != "root" or given["password"]:
+        pytest.skip("the check logs in as a private server's root: needs such a server here")
+    fake = object.__new__(backends.PrivateMariaDB)
+    fake.port = given["port"]
+    fake.datadir = "/nonexistent/distconform-datadir"
+    with pytest.raises(backends._Foreign, match="ours is /nonexistent"):
+        fake._ready()
