@@ -9,7 +9,10 @@ from pathlib import Path
 from distconform import protocols as p
 from distconform.errors import UsageError
 
-__all__ = ["MECHANISMS", "Mechanism", "get"]
+__all__ = ["JWT_ALGORITHMS", "MECHANISMS", "Mechanism", "get"]
+
+#: JWS algorithms a jwt implementation may declare, each a capability (spec/jwt.md).
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
 
 
 def _methods(protocol: type) -> tuple[str, ...]:
@@ -157,6 +160,18 @@ MECHANISMS: dict[str, Mechanism] = {
             capability_protocols={"switchover": p.HotWarmSwitchover},
             references=("memory", "memory-async", "redis-sentinel"),
             capabilities=("sync", "async", "switchover", "injectable-clock"),
+        ),
+        Mechanism(
+            name="jwt",
+            protocol=p.JWTClient,
+            capability_protocols={"revocation": p.JWTRevocation, "refresh": p.JWTRefresh},
+            references=("memory", "redis"),
+            capabilities=(
+                *JWT_ALGORITHMS,
+                "revocation",
+                "refresh",
+                "injectable-clock",
+            ),
         ),
     ]
 }
