@@ -159,6 +159,7 @@ class Verifier:
         self._session_kid = "distconform-session-" + hashlib.sha256(session_secret).hexdigest()[:8]
         self._keys: dict[str, jwt.PyJWK] = {}
         self._algorithms: frozenset[str] = frozenset()
+        self._pyjwt = jwt.PyJWT()
 
     # ---------------------------------------------------------------- configure
 
@@ -205,11 +206,20 @@ class Verifier:
         if not isinstance(token, str):
             raise TokenRejected(f"a token is a str, got {type(token).__name__}")
         _check_segments(token)
-        header = jwt.get_unverified_header(token)
+        header = self._header(token)
         if (header.get("typ") == REFRESH_TYP) != refresh:
             raise TokenRejected("a refresh token is not an access token, nor the reverse")
         key, alg = self._key_for(header)
-        claims = jwt.decode(
+        claims = self._signed(token, key, alg)
+        self._check_times(claims)
+        return claims
+
+    def _header(self, token: str) -> dict[str, Any]:
+        return jwt.get_unverified_header(token)
+
+    def _signed(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
+        """The claims, once PyJWT has checked the signature, aud, iss and required claims."""
+        return self._pyjwt.decode(
             token,
             key.key,
             algorithms=[alg],
@@ -223,8 +233,6 @@ class Verifier:
                 "verify_iat": False,
             },
         )
-        self._check_times(claims)
-        return claims
 
     def _key_for(self, header: dict[str, Any]) -> tuple[jwt.PyJWK, str]:
         kid = header.get("kid")
