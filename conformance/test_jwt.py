@@ -116,8 +116,9 @@ class Env:
             self._traveller.stop()
 
 
-@pytest.fixture
-def env(impl: Subject) -> Iterator[Env]:
+@pytest.fixture(name="env")
+def env_fixture(impl: Subject) -> Iterator[Env]:
+    """The implementation under test at T0, on a set clock or under time-machine."""
     e = Env(impl)
     try:
         yield e

@@ -22,7 +22,6 @@ Time is set as in the conformance tests (``Env``: a set clock for
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distconform.conformance import jwt_forge as forge
-from distconform.conformance.test_jwt import T0, Env, _call
-from distconform.plugin import Subject
+
+# env_fixture: the conformance tests' fixture "env" (the implementation at a set time).
+from distconform.conformance.test_jwt import T0, Env, _call, env_fixture  # noqa: F401
 
 MECHANISM = "jwt"
 clause = pytest.mark.clause
@@ -55,15 +55,6 @@ def _settings() -> settings:
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-
-
-@pytest.fixture
-def env(impl: Subject) -> Iterator[Env]:
-    e = Env(impl)
-    try:
-        yield e
-    finally:
-        e.close()
 
 
 #: The time of an example, in half seconds from T0.
