@@ -789,6 +789,28 @@ def test_denylist_entry_lives_as_long_as_the_token(env: Env) -> None:
     refuses(c2, token, f"revoked at T0 + 100, exp T0 + {LIFE}; verify at exp - 0.5 s")
 
 
+@clause("JWT-28")
+def test_denylist_store_unreachable_fails_closed(env: Env) -> None:
+    """Connections to the store reset: every verify refused; back: the revocation held."""
+    backend = "redis" if "redis" in env.subject.impl.needs else None
+    if backend is None:
+        pytest.skip("the denylist is in-process: no store connection to cut")
+    proxied, proxy = env.subject.via_proxy(backend)
+    alg = one_alg(env)
+    key = make_key(alg)
+    c = proxied.client()
+    c.configure([alg], jwks(key))
+    revoked = forge.forge(claims(jti="gone"), key)
+    good = forge.forge(claims(jti="kept"), key)
+    c.revoke(revoked)
+    proxy.refuse(True)
+    proxy.cut()
+    for what, token in (("a revoked token", revoked), ("a valid token", good)):
+        refuses(c, token, f"revoke; store connections reset; verify {what} (must fail closed)")
+    proxy.reset()
+    still(c, good, [revoked], "store back after the outage")
+
+
 # ---------------------------------------------------------- JWT-23, 24, 25
 
 

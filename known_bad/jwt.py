@@ -432,6 +432,26 @@ class RedisDenylistFullLifetime(Bad):
         self._store.deny(hashlib.sha256(token.encode()).hexdigest(), ttl)
 
 
+class _FailOpenStore(RedisStore):
+    def denied(self, token_id: str) -> bool:
+        try:
+            return super().denied(token_id)
+        except TokenRejected:
+            return False  # "the denylist is down: let users in"
+
+
+class RedisDenylistFailsOpen(Bad):
+    """On Redis, a denylist that cannot be read counts as empty: an outage un-revokes tokens."""
+
+    NEEDS_REDIS = True
+
+    @classmethod
+    def store(cls, ctx: Context, now: Callable[[], float]) -> ref.Store:
+        if ctx.redis_url is None:
+            raise TokenRejected("no Redis URL in the context")
+        return _FailOpenStore(redis_client(ctx.redis_url), ctx.namespace)
+
+
 # ----------------------------------------------------------------- refresh
 
 
@@ -505,6 +525,7 @@ KNOWN_BAD = [
     _entry(RevokeWithoutVerifying, ("JWT-22",), "revoke stores tokens that do not verify"),
     _entry(RedisDenylistNoTTL, ("JWT-22",), "Redis denylist entry without TTL"),
     _entry(RedisDenylistFullLifetime, ("JWT-22",), "Redis TTL of the whole lifetime"),
+    _entry(RedisDenylistFailsOpen, ("JWT-28",), "denylist outage read as empty"),
     _entry(RefreshNotRetired, ("JWT-23", "JWT-24"), "old refresh token never retired"),
     _entry(RefreshWithoutReuseDetection, ("JWT-24",), "reuse refused, family kept"),
     _entry(RefreshAcceptedAsAccess, ("JWT-25",), "token type ignored"),
