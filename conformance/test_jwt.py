@@ -104,8 +104,11 @@ class Env:
         else:
             self._travel.move_to(t)
 
-    def verifier(self, algorithms: list[str], keys: list[Key], **policy: Any) -> Any:
-        c = self.subject.client()
+    def verifier(
+        self, algorithms: list[str], keys: list[Key], raw: bool = False, **policy: Any
+    ) -> Any:
+        """A configured client; ``raw``: without the time-limit proxy (its worker thread)."""
+        c = self.subject.impl.client() if raw else self.subject.client()
         c.configure(algorithms, jwks(*keys), **policy)
         return c
 
