@@ -233,7 +233,11 @@ def python_jose(ctx: Context) -> Implementation:
         "python-jose",
         "python-jose jwt.decode with a JWK Set",
         algorithms=("HS256", "HS384", "HS512", "RS256", "ES256"),
-        notes={"JWT-15": "adapter: python-jose can require registered claims only"},
+        notes={
+            "JWT-15": "adapter: python-jose can require registered claims only",
+            "JWT-1": "library: a JWK Set is tried key by key, kid ignored; a key of "
+            "another type raises JWKError instead of being skipped",
+        },
     )
 
 
@@ -272,7 +276,14 @@ class _Joserfc(_Adapter):
 def joserfc(ctx: Context) -> Implementation:
     """joserfc's ``jwt.decode`` then ``JWTClaimsRegistry.validate``, as its docs pair them."""
     return _implementation(
-        _Joserfc, ctx, "joserfc", "joserfc jwt.decode + JWTClaimsRegistry", clock=True
+        _Joserfc,
+        ctx,
+        "joserfc",
+        "joserfc jwt.decode + JWTClaimsRegistry",
+        clock=True,
+        notes={
+            "JWT-26": "library: now is int(time.time()) by default; the adapter passes the same"
+        },
     )
 
 
@@ -323,7 +334,16 @@ class _JwcryptoStrict(_Jwcrypto):
 
 def jwcrypto(ctx: Context) -> Implementation:
     """jwcrypto's ``JWT(...)`` with its default leeway of 60 s (the ``leeway`` attribute)."""
-    return _implementation(_Jwcrypto, ctx, "jwcrypto", "jwcrypto JWT, default leeway 60 s")
+    return _implementation(
+        _Jwcrypto,
+        ctx,
+        "jwcrypto",
+        "jwcrypto JWT, default leeway 60 s",
+        notes={
+            "JWT-8": "library default: 60 s of leeway (jwcrypto-strict sets the configured one)",
+            "JWT-10": "library default: 60 s of leeway, not the configured (see jwcrypto-strict)",
+        },
+    )
 
 
 def jwcrypto_strict(ctx: Context) -> Implementation:
