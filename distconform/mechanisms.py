@@ -9,7 +9,10 @@ from pathlib import Path
 from distconform import protocols as p
 from distconform.errors import UsageError
 
-__all__ = ["MECHANISMS", "Mechanism", "get"]
+__all__ = ["JWT_ALGORITHMS", "MECHANISMS", "Mechanism", "get"]
+
+#: JWS algorithms a jwt implementation may declare, each a capability (spec/jwt.md).
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA")
 
 
 def _methods(protocol: type) -> tuple[str, ...]:
@@ -164,6 +167,18 @@ MECHANISMS: dict[str, Mechanism] = {
             capability_protocols={"cookies": p.SessionCookies},
             references=("memory", "redis"),
             capabilities=("injectable-clock", "cookies", "remote-store", "last-writer-wins"),
+        ),
+        Mechanism(
+            name="jwt",
+            protocol=p.JWTClient,
+            capability_protocols={"revocation": p.JWTRevocation, "refresh": p.JWTRefresh},
+            references=("memory", "redis"),
+            capabilities=(
+                *JWT_ALGORITHMS,
+                "revocation",
+                "refresh",
+                "injectable-clock",
+            ),
         ),
     ]
 }

@@ -19,6 +19,9 @@ __all__ = [
     "HasParticipants",
     "HotWarmClient",
     "HotWarmSwitchover",
+    "JWTClient",
+    "JWTRefresh",
+    "JWTRevocation",
     "LRUApproximate",
     "LRUClear",
     "LRUClient",
@@ -46,6 +49,7 @@ __all__ = [
     "RateLimitResetAfter",
     "SessionClient",
     "SessionCookies",
+    "TokenRejected",
 ]
 
 
@@ -328,3 +332,45 @@ class SessionCookies(Protocol):
     """Capability ``cookies``: the Set-Cookie header value that issued an id."""
 
     def cookie(self, sid: str) -> str: ...
+# ------------------------------------------------------------------------ jwt
+
+
+class TokenRejected(Exception):
+    """spec/jwt.md: a verifier's documented refusal of a token.
+
+    Adapters map the library's documented errors (PyJWT's ``InvalidTokenError``,
+    joserfc's ``JoseError``, ...) to this, so that a refusal is told apart from
+    a crash: any other exception out of ``verify`` is a failure of the clause.
+    """
+
+
+@runtime_checkable
+class JWTClient(Protocol):
+    """spec/jwt.md: a verifier configured once, and an issuer."""
+
+    def configure(
+        self,
+        algorithms: Sequence[str],
+        keys: dict[str, Any],
+        leeway: float = 0,
+        audience: str | None = None,
+        issuer: str | None = None,
+        require: Sequence[str] = (),
+    ) -> None: ...
+    def verify(self, token: str) -> dict[str, Any]: ...
+    def issue(self, claims: dict[str, Any], key: dict[str, Any]) -> str: ...
+
+
+@runtime_checkable
+class JWTRevocation(Protocol):
+    """Capability ``revocation``: logout, a denylist entry that lives as long as the token."""
+
+    def revoke(self, token: str) -> None: ...
+
+
+@runtime_checkable
+class JWTRefresh(Protocol):
+    """Capability ``refresh``: refresh-token rotation with reuse detection."""
+
+    def login(self, claims: dict[str, Any]) -> tuple[str, str]: ...
+    def refresh(self, refresh_token: str) -> tuple[str, str]: ...

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["KnownBad", "catalogue"]
 
 #: Modules of this package that define a ``KNOWN_BAD`` list, one per mechanism.
-MODULES = ("lock", "lru", "hotwarm", "twopc", "ratelimit", "session")
+MODULES = ("lock", "lru", "hotwarm", "twopc", "ratelimit", "session", "jwt")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ RUN_TIMEOUT = 900
 #: machine at load 3: lock 101 s and twopc 122 s (their tests wait for
 #: grants and prepare timeouts to run out, 10-25 s per known-bad), ratelimit
 #: 57 s, lru 14 s, hotwarm 4 s. Every child costs a pytest start (about 2 s of CPU).
-SHARD = {"lock": 2, "twopc": 2, "ratelimit": 6}
+#: jwt: all 30 in one child, its tests are CPU-light and on set clocks (seconds in all).
+SHARD = {"lock": 2, "twopc": 2, "ratelimit": 6, "jwt": 32}
 SHARD_DEFAULT = 12
 
 
@@ -91,6 +92,9 @@ SANITY = {
     "hotwarm": ["HW-3", "HW-1", "HW-9", "HW-10"],
     # Data round trip, revoke and revoke_user: apart from ids, timeouts and concurrency.
     "session": ["SESSION-4", "SESSION-8", "SESSION-9", "SESSION-3"],
+    # Policy checks the catalogue's mistakes leave alone (UnmappedErrors crashes on
+    # JWT-15's missing claim, and passes JWT-11, judged by the reference's own code).
+    "jwt": ["JWT-15", "JWT-11", "JWT-14", "JWT-13"],
 }
 
 
@@ -114,7 +118,7 @@ def _clauses_to_run(bad: KnownBad) -> list[str]:
 #: hotwarm and lru run on fake clocks or judge no time. Not ratelimit: its
 #: late-return-real-time is 150 ms late, caught by the tight verdict of a
 #: child whose calibration a starved process would widen past that.
-CHILD_NICENESS = {"lock": 10, "twopc": 10, "hotwarm": 10, "lru": 10}
+CHILD_NICENESS = {"lock": 10, "twopc": 10, "hotwarm": 10, "lru": 10, "jwt": 10}
 
 
 def _niced(mech: str) -> Callable[[], None]:
