@@ -332,6 +332,8 @@ class SessionCookies(Protocol):
     """Capability ``cookies``: the Set-Cookie header value that issued an id."""
 
     def cookie(self, sid: str) -> str: ...
+
+
 # ------------------------------------------------------------------------ jwt
 
 
