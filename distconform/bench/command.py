@@ -63,7 +63,7 @@ def add_parser(sub: Any) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    b.add_argument("mechanism", help="lock, lru, ratelimit, twopc or hotwarm")
+    b.add_argument("mechanism", help="lock, lru, ratelimit, twopc, hotwarm, session or jwt")
     b.add_argument(
         "impls", nargs="*", metavar="IMPL",
         help="registered name or MODULE:FACTORY (none: the references)",
