@@ -82,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     v.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     v.add_argument(
-        "-n", "--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
-        help=f"test processes side by side (default {DEFAULT_WORKERS}; 0: this process only)",
+        "-n", "--workers", type=int, default=None, metavar="N",
+        help=f"test processes side by side (default ${ENV_WORKERS} or {DEFAULT_WORKERS}; "
+        "0: this process only)",
     )  # fmt: skip
     v.add_argument(
         "--clause", action="append", default=[], metavar="ID",
@@ -226,10 +227,25 @@ def _failed_to_start(adapter: Adapter, exc: Exception) -> UsageError:
 #: starves: a TWOPC-10 vote due 0.6 s before its deadline missed it (other
 #: agents' load on top), and the README run's LOCK-6 failed the Redis reference.
 DEFAULT_WORKERS = 8
+#: The environment's default for ``-n`` (a CI machine with more or fewer cores).
+ENV_WORKERS = "DISTCONFORM_WORKERS"
 
 
-def _worker_args(workers: int) -> list[str]:
-    """pytest arguments for ``workers`` pytest-xdist processes (one process if 0 or no xdist)."""
+def _worker_args(workers: int | None) -> list[str]:
+    """pytest arguments for ``workers`` pytest-xdist processes (one process if 0 or no xdist).
+
+    ``None``: ``$DISTCONFORM_WORKERS``, else :data:`DEFAULT_WORKERS`.
+    """
+    if workers is None:
+        raw = os.environ.get(ENV_WORKERS, "").strip()
+        try:
+            workers = int(raw) if raw else DEFAULT_WORKERS
+        except ValueError:
+            raise UsageError(
+                f"${ENV_WORKERS}={raw!r}: write a number of test processes (0: one process)"
+            ) from None
+        if workers < 0:
+            raise UsageError(f"${ENV_WORKERS}={raw}: write 0 (one process) or more")
     if workers < 0:
         raise UsageError(f"--workers {workers}: write 0 (one process) or more")
     if importlib.util.find_spec("xdist") is None:  # not imported here: pytest rewrites it

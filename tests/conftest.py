@@ -33,6 +33,11 @@ def run_cli(
     """
     env = servers_env()
     env["PYTEST_ADDOPTS"] = os.environ.get("PYTEST_ADDOPTS", "")
+    # Two test processes, not verify's default 8: pytest-xdist's path all the
+    # same, without six more interpreters starting (about 1 s of CPU each) in
+    # each of the dozens of child runs that share the suite's 2 cores. A test
+    # that needs more says -n.
+    env.setdefault("DISTCONFORM_WORKERS", "2")
     return subprocess.run(
         [sys.executable, "-m", "distconform.cli", *args],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or REPO,

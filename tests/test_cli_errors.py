@@ -60,6 +60,27 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, needles) -> None:  # type: 
     _one_line_error(cli(*args, timeout=120), *needles)
 
 
+@pytest.mark.parametrize(("value", "needle"), [("many", "write a number"), ("-2", "0 (one")])
+def test_bad_workers_in_the_environment_is_one_line(cli, monkeypatch, value, needle) -> None:  # type: ignore[no-untyped-def]
+    """$DISTCONFORM_WORKERS, verify's default for -n, is checked as -n is, and named."""
+    monkeypatch.setenv("DISTCONFORM_WORKERS", value)
+    _one_line_error(cli("verify", "lock", "memory", timeout=120), "$DISTCONFORM_WORKERS", needle)
+
+
+def test_workers_default_comes_from_the_environment(monkeypatch) -> None:
+    """-n's default is $DISTCONFORM_WORKERS when set, 8 otherwise; -n wins over both."""
+    from distconform import cli as dc_cli
+
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("DISTCONFORM_WORKERS", raising=False)
+    assert dc_cli._worker_args(None)[:2] == ["-n", str(dc_cli.DEFAULT_WORKERS)]
+    monkeypatch.setenv("DISTCONFORM_WORKERS", "3")
+    assert dc_cli._worker_args(None)[:2] == ["-n", "3"]
+    assert dc_cli._worker_args(5)[:2] == ["-n", "5"]
+    monkeypatch.setenv("DISTCONFORM_WORKERS", "0")
+    assert dc_cli._worker_args(None) == ["-p", "no:xdist"]
+
+
 def test_a_factory_that_fails_stops_verify_before_any_server(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """A factory that raises is one line and exit 2, and no server is looked for or started first."""
     from distconform import backends
