@@ -10,6 +10,19 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 
+# The suite's own run starts about a hundred Python processes (pytest-xdist
+# workers, the known-bad child runs, verify runs). On a machine that turns
+# bytecode caching off (PYTHONDONTWRITEBYTECODE, as this project's CI machines
+# do) each of them compiles every module it imports and rewrites every test
+# module anew: the full run took 494 s of CPU and 5:35 on 2 cores, against
+# 388 s and 4:48 with caching. So this run and the processes it starts cache
+# bytecode (in __pycache__ folders, which .gitignore lists); this conftest is
+# loaded before pytest-xdist starts its workers, which inherit the
+# environment. A user's own runs of the suite's tests against their
+# implementation (pytest --pyargs distconform.conformance) are left alone.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 def servers_env() -> dict[str, str]:
     """The environment for a child run: this run's servers, and tests/ on the path."""
@@ -33,11 +46,11 @@ def run_cli(
     """
     env = servers_env()
     env["PYTEST_ADDOPTS"] = os.environ.get("PYTEST_ADDOPTS", "")
-    # Two test processes, not verify's default 8: pytest-xdist's path all the
-    # same, without six more interpreters starting (about 1 s of CPU each) in
-    # each of the dozens of child runs that share the suite's 2 cores. A test
-    # that needs more says -n.
-    env.setdefault("DISTCONFORM_WORKERS", "2")
+    # One pytest-xdist worker, not verify's default 8: the results still come
+    # through xdist as in a user's run, without seven more interpreters
+    # starting (about 1 s of CPU each) in each of the some 45 child runs that
+    # share the suite's 2 cores. A test that needs more workers says -n.
+    env.setdefault("DISTCONFORM_WORKERS", "1")
     return subprocess.run(
         [sys.executable, "-m", "distconform.cli", *args],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd or REPO,
