@@ -379,6 +379,12 @@ class PrivateMariaDB(_PrivateServer):
     def __init__(self) -> None:
         super().__init__()
         self.datadir = os.path.join(self.dir, "data")
+        # A temporary folder of its own: MariaDB removes the #sql* files it
+        # finds in its tmpdir when it starts, so servers sharing /tmp delete
+        # each other's temporary tables (a bootstrap failed with "Can't find
+        # file: '/tmp/#sql-temptable-...MAI'" while other private servers started).
+        self.tmpdir = os.path.join(self.dir, "tmp")
+        os.makedirs(self.tmpdir, exist_ok=True)
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
         if install is None:
             raise BackendUnavailable("mariadb-install-db is not on PATH")
@@ -389,7 +395,8 @@ class PrivateMariaDB(_PrivateServer):
             shutil.rmtree(self.datadir, ignore_errors=True)
             done = subprocess.run(
                 [install, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-                 "--auth-root-authentication-method=normal", "--skip-test-db"],
+                 "--auth-root-authentication-method=normal", "--skip-test-db",
+                 f"--tmpdir={self.tmpdir}"],
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             if done.returncode == 0:
@@ -406,6 +413,7 @@ class PrivateMariaDB(_PrivateServer):
             f"--datadir={self.datadir}", "--user=root", f"--port={self.port}",
             "--bind-address=127.0.0.1", f"--socket={self.dir}/sock", "--skip-name-resolve",
             "--innodb-buffer-pool-size=32M", f"--log-error={self.dir}/err.log",
+            f"--tmpdir={self.tmpdir}",
         ]  # fmt: skip
 
     def _ready(self) -> None:

@@ -178,3 +178,28 @@ def test_a_private_mariadb_knows_another_server_on_its_port(dc_backends) -> None
     fake.datadir = "/nonexistent/distconform-datadir"
     with pytest.raises(backends._Foreign, match="ours is /nonexistent"):
         fake._ready()
+
+
+@pytest.mark.skipif(not backends.PrivateMariaDB.available(), reason="mariadbd is not on PATH")
+def test_a_private_mariadb_keeps_its_temporary_files_to_itself() -> None:
+    """Its bootstrap and its server use a tmpdir in its own folder, not the shared /tmp.
+
+    MariaDB removes the #sql* files it finds in its tmpdir when it starts: with
+    /tmp shared, a starting private server deleted another's temporary tables,
+    and a bootstrap failed twice ("Can't find file: '/tmp/#sql-temptable-...MAI'")
+    in a fresh-clone run.
+    """
+    server = backends.PrivateMariaDB()
+    try:
+        assert server.tmpdir.startswith(server.dir + os.sep) and os.path.isdir(server.tmpdir)
+        assert f"--tmpdir={server.tmpdir}" in server.command()
+        server.start()
+        conn = backends.mysql_connect(server.url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@tmpdir")
+                assert os.path.realpath(cur.fetchone()[0]) == os.path.realpath(server.tmpdir)
+        finally:
+            conn.close()
+    finally:
+        server.stop()
